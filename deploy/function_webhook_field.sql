@@ -1,0 +1,153 @@
+-- Deploy skeldir:function_webhook_field to pg
+BEGIN;
+
+/**
+ * What a vendor mapping produces. supported = false means an unsupported topic (200
+ * ignored); customer_email is hashed before anything is stored and never persisted.
+ */
+CREATE TYPE skeldir.webhook_event AS (
+    supported       boolean,
+    topic           text,
+    kind            text,
+    vendor_event_id text,
+    order_ref       text,
+    payment_ref     text,
+    amount_minor    bigint,
+    currency        text,
+    occurred_at     timestamptz,
+    utm_source      text,
+    utm_medium      text,
+    utm_campaign    text,
+    referrer        text,
+    landing_page    text,
+    customer_email  text
+);
+COMMENT ON TYPE skeldir.webhook_event IS 'A vendor delivery mapped to the canonical event shape.';
+
+/**
+ * The JSON value at a dotted path, required and of the given jsonb type.
+ * Raises SK422 with the dead-letter reason: missing_field:<path> or bad_type:<path>.
+ */
+CREATE FUNCTION skeldir._field(doc jsonb, path text, want text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
+BEGIN
+    IF _value IS NULL OR _value = 'null'::jsonb THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'missing_field:' || path;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_value) <> want THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:' || path,
+            DETAIL = pg_catalog.format('expected %s, got %s', want, pg_catalog.jsonb_typeof(_value));
+    END IF;
+    RETURN _value;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._field(jsonb, text, text) IS
+    'Required typed field. Raises SK422 missing_field:<path> | bad_type:<path>.';
+
+/** A required non-empty string field. Raises SK422 like skeldir._field. */
+CREATE FUNCTION skeldir._text(doc jsonb, path text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    _value text := skeldir._field(doc, path, 'string') #>> '{}';
+BEGIN
+    IF pg_catalog.btrim(_value) = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'missing_field:' || path;
+    END IF;
+    RETURN _value;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._text(jsonb, text) IS 'Required non-empty string. Raises SK422.';
+
+/**
+ * A required identifier that vendors send as a JSON string or number (Shopify order ids
+ * exceed 2^53: jsonb keeps numbers as exact numerics, so the digits survive intact).
+ */
+CREATE FUNCTION skeldir._ident(doc jsonb, path text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
+BEGIN
+    IF pg_catalog.jsonb_typeof(_value) = 'number' THEN
+        RETURN _value #>> '{}';
+    END IF;
+    RETURN skeldir._text(doc, path);
+END;
+$$;
+COMMENT ON FUNCTION skeldir._ident(jsonb, text) IS 'Required id, string or exact number. Raises SK422.';
+
+/** A known ISO 4217 code, upper-cased. Raises SK422 bad_currency. */
+CREATE FUNCTION skeldir._currency(code text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    _code text := pg_catalog.upper(pg_catalog.btrim(code));
+BEGIN
+    IF NOT EXISTS (SELECT FROM skeldir.currencies AS c WHERE c.code = _code) THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_currency',
+            DETAIL = pg_catalog.format('unknown currency %L', code);
+    END IF;
+    RETURN _code;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._currency(text) IS 'Validates an ISO 4217 code. Raises SK422 bad_currency.';
+
+/**
+ * Major units (a decimal string or JSON number, never a float) to integer minor units,
+ * exactly: amount * 10^exponent must be a whole number that fits in bigint.
+ * Raises SK422 bad_amount otherwise.
+ */
+CREATE FUNCTION skeldir._minor_units(amount text, currency text) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    _scaled numeric;
+BEGIN
+    IF amount IS NULL OR pg_catalog.btrim(amount) !~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount',
+            DETAIL = pg_catalog.format('not a decimal amount: %L', pg_catalog.left(amount, 40));
+    END IF;
+    SELECT pg_catalog.btrim(amount)::numeric * (10::numeric ^ c.exponent)
+      INTO _scaled
+      FROM skeldir.currencies AS c
+     WHERE c.code = skeldir._currency(currency);
+    IF _scaled <> pg_catalog.trunc(_scaled) OR pg_catalog.abs(_scaled) > 9223372036854775807 THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount',
+            DETAIL = pg_catalog.format('%s is not a whole number of %s minor units', amount, currency);
+    END IF;
+    RETURN _scaled::bigint;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._minor_units(text, text) IS
+    'Exact major-to-minor conversion per ISO 4217 exponent. Raises SK422 bad_amount | bad_currency.';
+
+/** A required integer amount already in minor units (Stripe). Raises SK422. */
+CREATE FUNCTION skeldir._minor_integer(doc jsonb, path text) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    _value numeric := (skeldir._field(doc, path, 'number') #>> '{}')::numeric;
+BEGIN
+    IF _value <> pg_catalog.trunc(_value) OR _value < 0 OR _value > 9223372036854775807 THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount',
+            DETAIL = pg_catalog.format('%s at %s is not a non-negative integer', _value, path);
+    END IF;
+    RETURN _value::bigint;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._minor_integer(jsonb, text) IS
+    'Required non-negative integer minor-unit amount. Raises SK422 bad_amount | bad_type.';
+
+/** The value of a query parameter in a URL or query string, percent-decoded; NULL if absent. */
+CREATE FUNCTION skeldir._query_param(url text, name text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT pg_catalog.convert_from(
+               pg_catalog.string_agg(
+                   CASE WHEN x.part[1] IS NOT NULL THEN pg_catalog.decode(pg_catalog.substr(x.part[1], 2), 'hex')
+                        ELSE pg_catalog.convert_to(pg_catalog.replace(x.part[2], '+', ' '), 'UTF8') END,
+                   ''::bytea ORDER BY x.ord),
+               'UTF8')
+      FROM pg_catalog.regexp_match(url, '(?:^|[?&])' || name || '=([^&#]*)') AS m,
+           pg_catalog.regexp_matches(m[1], '(%[0-9A-Fa-f]{2})|([^%]+|%)', 'g') WITH ORDINALITY AS x (part, ord)
+$$;
+COMMENT ON FUNCTION skeldir._query_param(text, text) IS 'Percent-decoded query parameter; NULL if absent.';
+
+COMMIT;

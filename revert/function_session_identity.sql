@@ -1,0 +1,6 @@
+-- Revert skeldir:function_session_identity from pg
+BEGIN;
+
+DROP FUNCTION api.session_identity();
+
+COMMIT;

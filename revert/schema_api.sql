@@ -1,0 +1,6 @@
+-- Revert skeldir:schema_api from pg
+BEGIN;
+
+DROP SCHEMA api;
+
+COMMIT;

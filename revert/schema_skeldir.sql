@@ -1,0 +1,6 @@
+-- Revert skeldir:schema_skeldir from pg
+BEGIN;
+
+DROP SCHEMA skeldir;
+
+COMMIT;

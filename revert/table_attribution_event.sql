@@ -1,0 +1,6 @@
+-- Revert skeldir:table_attribution_event from pg
+BEGIN;
+
+DROP TABLE skeldir.attribution_events;
+
+COMMIT;

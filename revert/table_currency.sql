@@ -1,0 +1,6 @@
+-- Revert skeldir:table_currency from pg
+BEGIN;
+
+DROP TABLE skeldir.currencies;
+
+COMMIT;

@@ -1,0 +1,6 @@
+-- Revert skeldir:table_dead_letter from pg
+BEGIN;
+
+DROP TABLE skeldir.dead_letters;
+
+COMMIT;

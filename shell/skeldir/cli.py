@@ -1,0 +1,237 @@
+"""The ``skeldir`` command line. Every task is a subcommand with ``--help``.
+
+Errors the operator can act on print one line to stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+
+from skeldir.cluster import Cluster, ClusterError, run_sqitch
+from skeldir.config import ENV_DOC, Settings, env
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """Printed as one line, exit status 1."""
+
+
+def cluster() -> Cluster:
+    return Cluster(Settings.from_env())
+
+
+def runtime_dsn() -> str:
+    """app_user DSN: SKELDIR_DATABASE_URL, else the running embedded cluster's. Never privileged."""
+    dsn = env("SKELDIR_DATABASE_URL")
+    if dsn:
+        return dsn
+    c = cluster()
+    if c.is_running():
+        return c.dsn("app_user")
+    raise CliError("SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
+                   "(start it with: skeldir db up)")
+
+
+def migration_dsn() -> str:
+    dsn = env("SKELDIR_MIGRATION_DATABASE_URL")
+    if dsn:
+        return dsn
+    c = cluster()
+    if c.is_running():
+        return c.dsn("migration_owner")
+    raise CliError("SKELDIR_MIGRATION_DATABASE_URL is not set and the embedded cluster is not "
+                   "running (start it with: skeldir db up)")
+
+
+# -- db ------------------------------------------------------------------------------
+
+
+def cmd_db_up(args: argparse.Namespace) -> int:
+    c = cluster()
+    c.up()
+    print(f"postgres is up on 127.0.0.1:{c.port} (data: {c.data}); schema deployed")
+    return 0
+
+
+def cmd_db_down(args: argparse.Namespace) -> int:
+    stopped = cluster().stop()
+    print("postgres stopped" if stopped else "postgres was not running")
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    c = cluster()
+    if not c.is_initialized():
+        print(f"not initialized ({c.data})")
+        return 3
+    if not c.is_running():
+        print(f"stopped ({c.data})")
+        return 3
+    print(f"running on 127.0.0.1:{c.port} (data: {c.data})")
+    result = run_sqitch(migration_dsn(), "status")
+    print(result.stdout.strip())
+    return 0
+
+
+def cmd_db_env(args: argparse.Namespace) -> int:
+    c = cluster()
+    lines = {
+        "SKELDIR_DATABASE_URL": runtime_dsn(),
+        "SKELDIR_MIGRATION_DATABASE_URL": migration_dsn(),
+    }
+    if c.is_running() and not env("SKELDIR_DATABASE_URL"):
+        lines["SKELDIR_ADMIN_DATABASE_URL"] = c.admin_dsn()
+    for key, value in lines.items():
+        print(f"{key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_db_psql(args: argparse.Namespace) -> int:
+    dsn = {"app": runtime_dsn, "migration": migration_dsn, "admin": lambda: cluster().admin_dsn()}
+    os.execvp("psql", ["psql", "-X", dsn[args.as_role](), *args.psql_args])
+    return 0  # pragma: no cover
+
+
+def _sqitch(action: str, *extra: str) -> int:
+    result = run_sqitch(migration_dsn(), action, *extra)
+    sys.stdout.write(result.stdout)
+    if result.returncode != 0:
+        raise CliError(f"sqitch {action} failed: {(result.stderr or result.stdout).strip()}")
+    return 0
+
+
+def cmd_db_deploy(args: argparse.Namespace) -> int:
+    return _sqitch("deploy", *(["--to", args.to] if args.to else []))
+
+
+def cmd_db_revert(args: argparse.Namespace) -> int:
+    return _sqitch("revert", *(["--to", args.to] if args.to else []))
+
+
+def cmd_db_verify(args: argparse.Namespace) -> int:
+    return _sqitch("verify")
+
+
+# -- tenants -------------------------------------------------------------------------
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> int:
+    from skeldir import admin
+
+    tenant = admin.tenant_create(migration_dsn(), args.name, Settings.from_env().public_url)
+    if args.json:
+        print(json.dumps(tenant))
+        return 0
+    print(f"tenant {tenant['tenant_id']} ({tenant['slug']})")
+    print(f"API key (shown once, keep it): {tenant['api_key']}")
+    for vendor, url in tenant["endpoints"].items():
+        print(f"  {vendor:<12} {url}")
+    for vendor, secret in tenant["secrets"].items():
+        print(f"  {vendor:<12} secret {secret}")
+    return 0
+
+
+# -- processes -----------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from skeldir import app
+
+    return app.serve(runtime_dsn(), args.host, args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from skeldir import worker
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    return worker.run(runtime_dsn(), queues=queues, batch=args.batch,
+                      concurrency=args.concurrency, metrics_port=args.metrics_port)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from skeldir import supervisor
+
+    return supervisor.up(cluster(), args.host, args.port)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from skeldir import supervisor
+
+    return supervisor.down(cluster())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    epilog = "environment:\n" + "\n".join(f"  {k:<32} {v}" for k, v in ENV_DOC.items())
+    parser = argparse.ArgumentParser(
+        prog="skeldir", description="Skeldir core: Postgres-native webhook and revenue-event backbone.",
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(parent, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    db = sub.add_parser("db", help="embedded PostgreSQL cluster and schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION")
+    add(db, "up", cmd_db_up, "install what is missing, start the cluster, bootstrap, sqitch deploy (idempotent)")
+    add(db, "down", cmd_db_down, "stop the embedded cluster")
+    add(db, "status", cmd_db_status, "cluster state and sqitch status")
+    add(db, "env", cmd_db_env, "print shell-exportable SKELDIR_*_DATABASE_URL lines")
+    p = add(db, "psql", cmd_db_psql, "open psql (as app_user by default)")
+    p.add_argument("--as", dest="as_role", choices=["app", "migration", "admin"], default="app")
+    p.add_argument("psql_args", nargs=argparse.REMAINDER)
+    p = add(db, "deploy", cmd_db_deploy, "sqitch deploy as migration_owner")
+    p.add_argument("--to", help="deploy up to this change")
+    p = add(db, "revert", cmd_db_revert, "sqitch revert as migration_owner (all changes unless --to)")
+    p.add_argument("--to", help="revert down to this change")
+    add(db, "verify", cmd_db_verify, "sqitch verify as migration_owner")
+
+    tenant = sub.add_parser("tenant", help="tenants, keys and secrets").add_subparsers(
+        dest="tenant_command", required=True, metavar="ACTION")
+    p = add(tenant, "create", cmd_tenant_create, "create a tenant; prints its API key (once), endpoints, secrets")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = add(sub, "worker", cmd_worker, "run the task poller as app_user")
+    p.add_argument("--queues", default="attribution,maintenance,housekeeping")
+    p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
+    p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
+    p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")
+
+    p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (CliError, ClusterError) as exc:
+        print(f"skeldir: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or "").strip().splitlines()[-1:] if isinstance(exc.stderr, str) else []
+        print(f"skeldir: {' '.join(map(str, exc.cmd))} failed: {' '.join(detail)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Configuration: environment variables with the one prefix ``SKELDIR_``.
+
+Every variable is documented here and in ``skeldir --help``. Nothing falls back to a
+privileged DSN: a runtime command without ``SKELDIR_DATABASE_URL`` uses the embedded
+cluster's app_user DSN, or fails.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+ENV_DOC = {
+    "SKELDIR_HOME": "embedded cluster folder (default: <project>/.skeldir)",
+    "SKELDIR_PG_PORT": "embedded cluster TCP port (default: 54329)",
+    "SKELDIR_PG_BIN": "PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin)",
+    "SKELDIR_DATABASE_URL": "runtime DSN for shell and worker (app_user)",
+    "SKELDIR_MIGRATION_DATABASE_URL": "DSN for sqitch and operator commands (migration_owner)",
+    "SKELDIR_ADMIN_DATABASE_URL": "superuser DSN, embedded cluster only (bootstrap)",
+    "SKELDIR_PUBLIC_URL": "base URL printed in endpoint URLs (default: http://127.0.0.1:8000)",
+    "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
+    "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
+}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    port: int
+    pg_bin: Path
+    public_url: str
+    max_body_bytes: int
+    pool_size: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            home=Path(env("SKELDIR_HOME", str(PROJECT_DIR / ".skeldir"))).resolve(),
+            port=int(env("SKELDIR_PG_PORT", "54329")),
+            pg_bin=Path(env("SKELDIR_PG_BIN", "/usr/lib/postgresql/15/bin")),
+            public_url=env("SKELDIR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            max_body_bytes=int(env("SKELDIR_MAX_BODY_BYTES", str(1024 * 1024))),
+            pool_size=int(env("SKELDIR_POOL_SIZE", "8")),
+        )

@@ -1,0 +1,11 @@
+-- Verify skeldir:function_pii on pg
+SELECT 'skeldir._pii_key(text)'::regprocedure,
+       'skeldir._redact(jsonb)'::regprocedure,
+       'skeldir._customer_ref(text)'::regprocedure;
+DO $$
+BEGIN
+    IF pg_catalog.has_function_privilege('public', 'skeldir._customer_ref(text)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'PUBLIC can execute skeldir._customer_ref' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END;
+$$;
