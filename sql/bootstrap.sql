@@ -16,6 +16,12 @@ SELECT format('CREATE ROLE app_rw NOLOGIN NOSUPERUSER NOBYPASSRLS')
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'app_rw') \gexec
 SELECT format('CREATE ROLE app_ro NOLOGIN NOSUPERUSER NOBYPASSRLS')
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'app_ro') \gexec
+-- Owns the materialized views: REFRESH runs their query as the owner, and the matviews
+-- aggregate across tenants under FORCEd RLS, so their owner alone bypasses RLS. It cannot
+-- log in; migration_owner is a member so that it can create and refresh them.
+SELECT format('CREATE ROLE matview_owner NOLOGIN NOSUPERUSER BYPASSRLS')
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'matview_owner') \gexec
+GRANT matview_owner TO migration_owner;
 SELECT format('CREATE ROLE app_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS IN ROLE app_rw')
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'app_user') \gexec
 

@@ -1,0 +1,72 @@
+-- Deploy skeldir:function_matview_refresh to pg
+BEGIN;
+
+/**
+ * Marks views dirty: bumps their generation. Called by writers inside their transaction.
+ */
+CREATE FUNCTION skeldir._matview_touch(views text[]) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+    UPDATE skeldir.matview_state
+       SET dirty = true, generation = generation + 1,
+           dirtied_at = CASE WHEN dirty THEN dirtied_at ELSE pg_catalog.now() END
+     WHERE view_name = ANY (views)
+$$;
+COMMENT ON FUNCTION skeldir._matview_touch(text[]) IS 'Marks materialized views dirty.';
+
+/**
+ * Refreshes one view CONCURRENTLY (readers never block) and logs it. An advisory
+ * transaction lock per view means no two refreshes of one view run at once: a second
+ * caller logs skipped_locked and returns at once instead of queueing behind the first.
+ * Returns the outcome: refreshed | skipped_locked | error. Raises 22023 for an unknown view.
+ */
+CREATE FUNCTION skeldir.matview_refresh(view_name text, trigger text) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _started    timestamptz := pg_catalog.clock_timestamp();
+    _generation bigint;
+    _rows       bigint;
+    _outcome    text := 'refreshed';
+    _error      text;
+BEGIN
+    SELECT s.generation INTO _generation FROM skeldir.matview_state AS s WHERE s.view_name = matview_refresh.view_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown materialized view %', matview_refresh.view_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'See skeldir.matview_state for the refreshable views.';
+    END IF;
+    -- Per-view lock; try-lock so a pulse never waits behind a long refresh.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('skeldir.matview:' || matview_refresh.view_name)) THEN
+        _outcome := 'skipped_locked';
+    ELSE
+        BEGIN
+            EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW CONCURRENTLY skeldir.%I', matview_refresh.view_name);
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM skeldir.%I', matview_refresh.view_name) INTO _rows;
+            UPDATE skeldir.matview_state AS s
+               SET dirty = (s.generation <> _generation), refreshed_at = _started
+             WHERE s.view_name = matview_refresh.view_name;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS _error = MESSAGE_TEXT;
+            _outcome := 'error';
+        END;
+    END IF;
+    INSERT INTO skeldir.matview_refresh_log (view_name, trigger, started_at, duration_ms, rows, outcome, error)
+    VALUES (matview_refresh.view_name, matview_refresh.trigger, _started,
+            extract(epoch FROM pg_catalog.clock_timestamp() - _started) * 1000, _rows, _outcome, _error);
+    RETURN _outcome;
+END;
+$$;
+COMMENT ON FUNCTION skeldir.matview_refresh(text, text) IS
+    'Refresh one matview concurrently under an advisory lock, logged. Raises 22023 for an unknown view.';
+
+/** Refreshes every dirty view; returns one row per view attempted. */
+CREATE FUNCTION skeldir.matview_refresh_dirty(trigger text, OUT view_name text, OUT outcome text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE AS $$
+    SELECT s.view_name, skeldir.matview_refresh(s.view_name, matview_refresh_dirty.trigger)
+      FROM skeldir.matview_state AS s
+     WHERE s.dirty
+     ORDER BY s.view_name
+$$;
+COMMENT ON FUNCTION skeldir.matview_refresh_dirty(text) IS 'Refresh all dirty matviews (pg_cron pulse, maintenance task).';
+
+COMMIT;

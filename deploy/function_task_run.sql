@@ -1,0 +1,126 @@
+-- Deploy skeldir:function_task_run to pg
+BEGIN;
+
+/** A uuid from text, or the nil uuid for anything that is not one (system tasks). */
+CREATE FUNCTION skeldir._uuid_or_nil(value text) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN value::uuid ELSE '00000000-0000-0000-0000-000000000000'::uuid END
+$$;
+COMMENT ON FUNCTION skeldir._uuid_or_nil(text) IS 'Parses a uuid; nil uuid when the text is not one.';
+
+/**
+ * Runs one task by name. Every handler is idempotent. Raises 22023 for an unknown task
+ * and SK500 for poison_pill, which always fails so that the failure path is provable.
+ */
+CREATE FUNCTION skeldir._task_dispatch(queue text, message jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    CASE message ->> 'task'
+    WHEN 'allocate' THEN
+        PERFORM skeldir._task_allocate(message);
+    WHEN 'refresh_matviews' THEN
+        PERFORM skeldir.matview_refresh_dirty(coalesce(message ->> 'trigger', 'task'));
+    WHEN 'poison_pill' THEN
+        RAISE EXCEPTION 'poison pill: this task always fails' USING ERRCODE = 'SK500';
+    ELSE
+        RAISE EXCEPTION 'unknown task %', coalesce(message ->> 'task', '(none)')
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('queue %s', queue);
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
+    'Task name -> SQL handler. Raises 22023 unknown task, SK500 poison_pill.';
+
+/**
+ * The poller's whole SQL side, one transaction per batch: read up to `batch` messages
+ * (pgmq.read takes them FOR UPDATE SKIP LOCKED, so concurrent workers never share one),
+ * run each in its own subtransaction under its tenant's GUC, and then
+ *   success            -> archive              (same transaction as the handler's writes)
+ *   failure, retries left -> set_vt with exponential backoff (base * 2^(attempt-1))
+ *   failure, none left -> insert worker_failed_jobs and delete from the queue, atomically.
+ * A worker killed mid-batch rolls all of it back: the messages are visible again and no
+ * handler effect survives, so nothing is lost and nothing is applied twice.
+ * Returns one row per message. SECURITY DEFINER: app_user may not touch pgmq or tables.
+ * Raises 22023 for an unknown queue or a batch outside 1..1000.
+ */
+CREATE FUNCTION api.task_run_batch(queue text, batch integer DEFAULT 100)
+RETURNS TABLE (msg_id bigint, task text, outcome text, attempts integer, duration_ms double precision, error text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    _s  skeldir.settings;
+    _m  pgmq.message_record;
+    _t0 timestamptz;
+BEGIN
+    IF task_run_batch.queue IS NULL OR task_run_batch.queue NOT IN ('attribution', 'maintenance', 'housekeeping') THEN
+        RAISE EXCEPTION 'unknown queue %', task_run_batch.queue USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Queues run in SQL: attribution, maintenance, housekeeping.';
+    END IF;
+    IF task_run_batch.batch IS NULL OR task_run_batch.batch NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'batch must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO _s FROM skeldir.settings;
+
+    FOR _m IN SELECT * FROM pgmq.read(task_run_batch.queue, _s.task_visibility_timeout, task_run_batch.batch) LOOP
+        _t0 := pg_catalog.clock_timestamp();
+        msg_id := _m.msg_id;
+        task := coalesce(_m.message ->> 'task', '(none)');
+        attempts := _m.read_ct;
+        error := NULL;
+        BEGIN
+            PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_m.message ->> 'tenant_id', ''), true);
+            PERFORM skeldir._task_dispatch(task_run_batch.queue, _m.message);
+            PERFORM pgmq.archive(task_run_batch.queue, _m.msg_id);
+            outcome := 'succeeded';
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS error = MESSAGE_TEXT;
+            IF _m.read_ct > _s.task_max_retries THEN
+                PERFORM pg_catalog.set_config('app.current_tenant_id',
+                    skeldir._uuid_or_nil(_m.message ->> 'tenant_id')::text, true);
+                INSERT INTO skeldir.worker_failed_jobs
+                       (tenant_id, task_id, task_name, queue, retry_count, error_message, payload)
+                VALUES (skeldir._uuid_or_nil(_m.message ->> 'tenant_id'), _m.msg_id, task,
+                        task_run_batch.queue, _m.read_ct - 1, error, _m.message)
+                ON CONFLICT DO NOTHING;
+                PERFORM pgmq.delete(task_run_batch.queue, _m.msg_id);
+                outcome := 'failed';
+            ELSE
+                PERFORM pgmq.set_vt(task_run_batch.queue, _m.msg_id,
+                    pg_catalog.clock_timestamp() + _s.task_backoff_base * (2 ^ (_m.read_ct - 1)));
+                outcome := 'retried';
+            END IF;
+        END;
+        duration_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _t0) * 1000;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
+END;
+$$;
+COMMENT ON FUNCTION api.task_run_batch(text, integer) IS
+    'Run up to `batch` tasks of a queue: archive, retry with backoff, or capture in worker_failed_jobs. Raises 22023.';
+REVOKE ALL ON FUNCTION api.task_run_batch(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.task_run_batch(text, integer) TO app_rw;
+
+/** Upserts this worker's heartbeat. SECURITY DEFINER: app_user cannot write the table. */
+CREATE FUNCTION api.worker_heartbeat(worker_id uuid, pid integer, host text, queues text[], started_at timestamptz)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+    INSERT INTO skeldir.worker_heartbeats AS h (worker_id, pid, host, queues, started_at, last_seen_at)
+    VALUES (worker_heartbeat.worker_id, worker_heartbeat.pid, worker_heartbeat.host,
+            worker_heartbeat.queues, worker_heartbeat.started_at, pg_catalog.now())
+    ON CONFLICT (worker_id) DO UPDATE SET last_seen_at = pg_catalog.now(), queues = excluded.queues
+$$;
+COMMENT ON FUNCTION api.worker_heartbeat(uuid, integer, text, text[], timestamptz) IS 'Worker liveness upsert.';
+REVOKE ALL ON FUNCTION api.worker_heartbeat(uuid, integer, text, text[], timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.worker_heartbeat(uuid, integer, text, text[], timestamptz) TO app_rw;
+
+/** Removes this worker's heartbeat on a clean exit. */
+CREATE FUNCTION api.worker_stopped(worker_id uuid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+    DELETE FROM skeldir.worker_heartbeats AS h WHERE h.worker_id = worker_stopped.worker_id
+$$;
+COMMENT ON FUNCTION api.worker_stopped(uuid) IS 'Deletes a worker heartbeat on clean shutdown.';
+REVOKE ALL ON FUNCTION api.worker_stopped(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.worker_stopped(uuid) TO app_rw;
+
+COMMIT;

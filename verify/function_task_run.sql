@@ -1,0 +1,14 @@
+-- Verify skeldir:function_task_run on pg
+SELECT 'skeldir._uuid_or_nil(text)'::regprocedure, 'skeldir._task_dispatch(text, jsonb)'::regprocedure;
+DO $$
+DECLARE
+    _fn text;
+BEGIN
+    FOREACH _fn IN ARRAY '{"api.task_run_batch(text, integer)","api.worker_heartbeat(uuid, integer, text, text[], timestamptz)","api.worker_stopped(uuid)"}'::text[] LOOP
+        IF NOT pg_catalog.has_function_privilege('app_user', _fn, 'EXECUTE')
+           OR pg_catalog.has_function_privilege('public', _fn, 'EXECUTE') THEN
+            RAISE EXCEPTION '%: wrong EXECUTE grants', _fn USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END LOOP;
+END;
+$$;
