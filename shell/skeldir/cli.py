@@ -167,6 +167,12 @@ def cmd_down(args: argparse.Namespace) -> int:
     return supervisor.down(cluster())
 
 
+def cmd_demo_curl(args: argparse.Namespace) -> int:
+    from skeldir import supervisor
+
+    return supervisor.demo_curl(cluster())
+
+
 def build_parser() -> argparse.ArgumentParser:
     epilog = "environment:\n" + "\n".join(f"  {k:<32} {v}" for k, v in ENV_DOC.items())
     parser = argparse.ArgumentParser(
@@ -214,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    demo = sub.add_parser("demo", help="the demo tenant of 'skeldir up'").add_subparsers(
+        dest="demo_command", required=True, metavar="ACTION")
+    add(demo, "curl", cmd_demo_curl, "print a curl with a fresh valid Stripe signature")
     add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
     return parser
 

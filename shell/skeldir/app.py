@@ -1,0 +1,179 @@
+"""The HTTP shell: moves raw webhook bytes to ``api.webhook_receive`` and its answer back.
+
+It parses nothing the database can parse: the body goes to SQL as bytes, the headers as
+a JSON object, and the SQL function's JSON answer is sent verbatim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+import psycopg
+import uvicorn
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from skeldir.config import Settings
+from skeldir.db import IdentityError, assert_least_privilege, http_status_for
+
+log = logging.getLogger("skeldir.shell")
+
+RETRY_AFTER = "5"
+
+# Predecessor paths (SPEC §5) -> vendor; they reach the same SQL function.
+ALIASES = {
+    "/api/webhooks/shopify/order_create": "shopify",
+    "/api/webhooks/stripe/payment_intent/succeeded": "stripe",
+    "/api/webhooks/stripe/payment_intent_succeeded": "stripe",
+    "/api/webhooks/paypal/sale_completed": "paypal",
+    "/api/webhooks/woocommerce/order_completed": "woocommerce",
+}
+
+
+@dataclass
+class State:
+    pool: AsyncConnectionPool
+    settings: Settings
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def unavailable(reason: str) -> JSONResponse:
+    return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503,
+                        headers={"Retry-After": RETRY_AFTER})
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (without reading it all) anything over the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def headers_json(request: Request) -> str:
+    """Lower-cased header names -> values (repeated headers joined with ', ')."""
+    merged: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return orjson.dumps(merged).decode()
+
+
+async def receive(request: Request, vendor: str, route: str, token: str | None) -> Response:
+    state: State = request.app.state.skeldir
+    try:
+        body = await read_body(request, state.settings.max_body_bytes)
+    except BodyTooLarge:
+        return JSONResponse({"status": "payload_too_large",
+                             "limit_bytes": state.settings.max_body_bytes}, status_code=413)
+    try:
+        async with state.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT http_status, outcome, response FROM api.webhook_receive(%s, %s, %s::jsonb, %s, %s)",
+                [vendor, route, headers_json(request), body, token],
+                prepare=True,
+            )
+            row = await cur.fetchone()
+    except PoolTimeout:
+        return unavailable("database unavailable")
+    except psycopg.Error as exc:
+        status = http_status_for(exc.sqlstate)
+        log.warning("webhook %s failed: sqlstate=%s", route, exc.sqlstate)
+        if status == 503:
+            return unavailable("database unavailable")
+        return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
+    assert row is not None
+    http_status, outcome, response = row
+    request.state.outcome = outcome
+    return Response(response, status_code=http_status, media_type="application/json")
+
+
+async def webhook(request: Request) -> Response:
+    vendor = request.path_params["vendor"]
+    token = request.path_params.get("endpoint_token")
+    route = "/webhooks/{vendor}/{endpoint_token}" if token else "/webhooks/{vendor}"
+    return await receive(request, vendor, route, token)
+
+
+async def webhook_alias(request: Request) -> Response:
+    path = request.url.path
+    return await receive(request, ALIASES[path], path, None)
+
+
+async def health_live(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def health_ready(request: Request) -> Response:
+    state: State = request.app.state.skeldir
+    result = {"status": "ok", "database": "ok", "rls": "ok", "tenant_guc": "ok"}
+    try:
+        async with state.pool.connection(timeout=2.0) as conn:
+            cur = await conn.execute("SELECT rls_forced, tenant_guc FROM api.health_ready()")
+            row = await cur.fetchone()
+        assert row is not None
+        result["rls"] = "ok" if row[0] else "error"
+        result["tenant_guc"] = "ok" if row[1] else "error"
+    except (psycopg.Error, PoolTimeout, OSError):
+        result.update(database="error", rls="unknown", tenant_guc="unknown")
+    ok = all(result[k] == "ok" for k in ("database", "rls", "tenant_guc"))
+    result["status"] = "ok" if ok else "error"
+    return JSONResponse(result, status_code=200 if ok else 503)
+
+
+def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(
+            dsn, min_size=2, max_size=settings.pool_size, open=False, timeout=5.0,
+            kwargs={"autocommit": True},
+        )
+        await pool.open(wait=False)
+        app.state.skeldir = State(pool=pool, settings=settings)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    routes = [
+        Route("/health/live", health_live, methods=["GET"]),
+        Route("/health/ready", health_ready, methods=["GET"]),
+        Route("/webhooks/{vendor}", webhook, methods=["POST"]),
+        Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
+        *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def serve(dsn: str, host: str, port: int) -> int:
+    try:
+        role = assert_least_privilege(dsn)
+    except IdentityError as exc:
+        print(f"skeldir serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log.info("shell connecting as %s, listening on %s:%d", role, host, port)
+    uvicorn.run(create_app(dsn), host=host, port=port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning", lifespan="on")
+    return 0

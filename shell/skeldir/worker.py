@@ -1,0 +1,186 @@
+"""The poller: drains pgmq queues by calling ``api.task_run_batch`` and nothing else.
+
+Each call is one transaction in SQL that runs a batch of handlers, archives successes,
+schedules retries and captures exhausted tasks. Python only decides *when* to call: at
+once while there is work, on a pgmq insert notification, or after a polling interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+from prometheus_client import Counter, Histogram, start_http_server
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from skeldir.db import IdentityError, assert_least_privilege
+
+log = logging.getLogger("skeldir.worker")
+
+SQL_QUEUES = ("attribution", "maintenance", "housekeeping")
+KNOWN_TASKS = {"allocate", "refresh_matviews", "poison_pill", "reconcile", "housekeeping"}
+POLL_INTERVAL = 1.0
+HEARTBEAT_INTERVAL = 5.0
+
+TASKS = Counter("skeldir_worker_tasks", "Tasks run, by queue, task and outcome",
+                ["queue", "task", "outcome"])
+TASK_SECONDS = Histogram("skeldir_worker_task_duration_seconds", "Handler time per task",
+                         ["queue", "task"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+BATCH_SIZE = Histogram("skeldir_worker_batch_size", "Messages per batch", ["queue"],
+                       buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000))
+
+
+class Worker:
+    def __init__(self, dsn: str, queues: list[str], batch: int, concurrency: int) -> None:
+        self.dsn = dsn
+        self.queues = queues
+        self.batch = batch
+        self.concurrency = concurrency
+        self.worker_id = uuid.uuid4()
+        self.started_at = datetime.now(UTC)
+        self.stopping = asyncio.Event()
+        self.wake = {q: asyncio.Event() for q in queues}
+        self.db_ok = True
+        self.pool = AsyncConnectionPool(dsn, min_size=1, max_size=len(queues) * concurrency + 1,
+                                        open=False, timeout=5.0, kwargs={"autocommit": True})
+
+    def _db_state(self, ok: bool, exc: BaseException | None = None) -> None:
+        """Logs one line per change of database reachability, not one per attempt."""
+        if ok != self.db_ok:
+            self.db_ok = ok
+            if ok:
+                log.info("database reachable again; resuming")
+            else:
+                log.warning("database unreachable (%s); backing off", type(exc).__name__)
+
+    async def run_batch(self, queue: str) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT task, outcome, duration_ms FROM api.task_run_batch(%s, %s)",
+                [queue, self.batch], prepare=True,
+            )
+            rows = await cur.fetchall()
+        if rows:
+            BATCH_SIZE.labels(queue).observe(len(rows))
+        for task, outcome, duration_ms in rows:
+            label = task if task in KNOWN_TASKS else "other"
+            TASKS.labels(queue, label, outcome).inc()
+            TASK_SECONDS.labels(queue, label).observe(duration_ms / 1000.0)
+        return len(rows)
+
+    async def drain(self, queue: str) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                n = await self.run_batch(queue)
+                self._db_state(True)
+                backoff = 0.5
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                self._db_state(False, exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except psycopg.Error as exc:
+                log.error("batch on %s failed: %s", queue, exc.sqlstate)
+                await self._sleep(1.0)
+                continue
+            if n == 0:
+                self.wake[queue].clear()
+                await self._wait(self.wake[queue], POLL_INTERVAL)
+
+    async def _sleep(self, seconds: float) -> None:
+        await self._wait(asyncio.Event(), seconds)
+
+    async def _wait(self, event: asyncio.Event, timeout: float) -> None:
+        waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self.stopping.wait())]
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+
+    async def listen(self) -> None:
+        """Wakes queue loops on pgmq insert notifications; reconnects when dropped."""
+        while not self.stopping.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+                    for q in self.queues:
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"pgmq.q_{q}.INSERT")))
+                    gen = conn.notifies()
+                    async for note in gen:
+                        queue = note.channel.removeprefix("pgmq.q_").removesuffix(".INSERT")
+                        if queue in self.wake:
+                            self.wake[queue].set()
+                        if self.stopping.is_set():
+                            break
+            except (psycopg.Error, OSError):
+                await self._sleep(2.0)
+
+    async def heartbeat(self) -> None:
+        host = socket.gethostname()
+        while not self.stopping.is_set():
+            try:
+                async with self.pool.connection() as conn:
+                    await conn.execute(
+                        "SELECT api.worker_heartbeat(%s, %s, %s, %s, %s)",
+                        [self.worker_id, os.getpid(), host, self.queues, self.started_at],
+                    )
+            except (psycopg.Error, PoolTimeout) as exc:
+                self._db_state(False, exc)
+            await self._sleep(HEARTBEAT_INTERVAL)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self.pool.open(wait=False)
+        log.info("worker %s polling %s (batch %d, concurrency %d)", self.worker_id,
+                 ",".join(self.queues), self.batch, self.concurrency)
+        listener = asyncio.create_task(self.listen())
+        beat = asyncio.create_task(self.heartbeat())
+        drains = [asyncio.create_task(self.drain(q)) for q in self.queues for _ in range(self.concurrency)]
+        await self.stopping.wait()
+        log.info("stopping: finishing in-flight batches")
+        await asyncio.gather(*drains, return_exceptions=True)
+        for task in (listener, beat):
+            task.cancel()
+        await asyncio.gather(listener, beat, return_exceptions=True)
+        try:
+            async with self.pool.connection(timeout=2.0) as conn:
+                await conn.execute("SELECT api.worker_stopped(%s)", [self.worker_id])
+        except (psycopg.Error, PoolTimeout):
+            pass
+        await self.pool.close()
+        log.info("worker stopped")
+
+
+def run(dsn: str, queues: list[str], batch: int = 100, concurrency: int = 1,
+        metrics_port: int = 9108, metrics_host: str = "127.0.0.1") -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    unknown = [q for q in queues if q not in SQL_QUEUES]
+    if unknown or not queues:
+        print(f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; "
+              f"choose from {','.join(SQL_QUEUES)}", file=sys.stderr)
+        return 2
+    try:
+        role = assert_least_privilege(dsn)
+    except IdentityError as exc:
+        print(f"skeldir worker: {exc}", file=sys.stderr)
+        return 2
+    if metrics_port:
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as exc:
+            print(f"skeldir worker: cannot serve metrics on {metrics_host}:{metrics_port}: {exc}",
+                  file=sys.stderr)
+            return 2
+    log.info("worker connecting as %s", role)
+    asyncio.run(Worker(dsn, queues, batch, concurrency).run())
+    return 0
