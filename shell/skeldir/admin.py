@@ -25,8 +25,6 @@ def tenant_create(dsn: str, name: str, public_url: str) -> dict[str, Any]:
         "tenant_id": str(row["tenant_id"]),
         "slug": row["slug"],
         "api_key": row["api_key"],
-        "endpoints": {
-            v: f"{public_url}/webhooks/{v}/{row['endpoint_tokens'][v]}" for v in VENDORS
-        },
+        "endpoints": {v: f"{public_url}/webhooks/{v}/{row['endpoint_tokens'][v]}" for v in VENDORS},
         "secrets": row["secrets"],
     }

@@ -49,8 +49,9 @@ class BodyTooLarge(Exception):
 
 
 def unavailable(reason: str) -> JSONResponse:
-    return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503,
-                        headers={"Retry-After": RETRY_AFTER})
+    return JSONResponse(
+        {"status": "unavailable", "reason": reason}, status_code=503, headers={"Retry-After": RETRY_AFTER}
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -83,8 +84,9 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
     try:
         body = await read_body(request, state.settings.max_body_bytes)
     except BodyTooLarge:
-        return JSONResponse({"status": "payload_too_large",
-                             "limit_bytes": state.settings.max_body_bytes}, status_code=413)
+        return JSONResponse(
+            {"status": "payload_too_large", "limit_bytes": state.settings.max_body_bytes}, status_code=413
+        )
     try:
         async with state.pool.connection() as conn:
             cur = await conn.execute(
@@ -146,7 +148,11 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = AsyncConnectionPool(
-            dsn, min_size=2, max_size=settings.pool_size, open=False, timeout=5.0,
+            dsn,
+            min_size=2,
+            max_size=settings.pool_size,
+            open=False,
+            timeout=5.0,
             kwargs={"autocommit": True},
         )
         await pool.open(wait=False)
@@ -174,6 +180,14 @@ def serve(dsn: str, host: str, port: int) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.info("shell connecting as %s, listening on %s:%d", role, host, port)
-    uvicorn.run(create_app(dsn), host=host, port=port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning", lifespan="on")
+    uvicorn.run(
+        create_app(dsn),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
     return 0

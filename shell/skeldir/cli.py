@@ -35,8 +35,10 @@ def runtime_dsn() -> str:
     c = cluster()
     if c.is_running():
         return c.dsn("app_user")
-    raise CliError("SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
-                   "(start it with: skeldir db up)")
+    raise CliError(
+        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
+        "(start it with: skeldir db up)"
+    )
 
 
 def migration_dsn() -> str:
@@ -46,8 +48,10 @@ def migration_dsn() -> str:
     c = cluster()
     if c.is_running():
         return c.dsn("migration_owner")
-    raise CliError("SKELDIR_MIGRATION_DATABASE_URL is not set and the embedded cluster is not "
-                   "running (start it with: skeldir db up)")
+    raise CliError(
+        "SKELDIR_MIGRATION_DATABASE_URL is not set and the embedded cluster is not "
+        "running (start it with: skeldir db up)"
+    )
 
 
 # -- db ------------------------------------------------------------------------------
@@ -151,8 +155,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from skeldir import worker
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    return worker.run(runtime_dsn(), queues=queues, batch=args.batch,
-                      concurrency=args.concurrency, metrics_port=args.metrics_port)
+    return worker.run(
+        runtime_dsn(),
+        queues=queues,
+        batch=args.batch,
+        concurrency=args.concurrency,
+        metrics_port=args.metrics_port,
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -176,8 +185,10 @@ def cmd_demo_curl(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     epilog = "environment:\n" + "\n".join(f"  {k:<32} {v}" for k, v in ENV_DOC.items())
     parser = argparse.ArgumentParser(
-        prog="skeldir", description="Skeldir core: Postgres-native webhook and revenue-event backbone.",
-        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="skeldir",
+        description="Skeldir core: Postgres-native webhook and revenue-event backbone.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -187,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     db = sub.add_parser("db", help="embedded PostgreSQL cluster and schema").add_subparsers(
-        dest="db_command", required=True, metavar="ACTION")
-    add(db, "up", cmd_db_up, "install what is missing, start the cluster, bootstrap, sqitch deploy (idempotent)")
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    add(db, "up", cmd_db_up, "install, start, bootstrap, sqitch deploy (idempotent)")
     add(db, "down", cmd_db_down, "stop the embedded cluster")
     add(db, "status", cmd_db_status, "cluster state and sqitch status")
     add(db, "env", cmd_db_env, "print shell-exportable SKELDIR_*_DATABASE_URL lines")
@@ -202,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     add(db, "verify", cmd_db_verify, "sqitch verify as migration_owner")
 
     tenant = sub.add_parser("tenant", help="tenants, keys and secrets").add_subparsers(
-        dest="tenant_command", required=True, metavar="ACTION")
-    p = add(tenant, "create", cmd_tenant_create, "create a tenant; prints its API key (once), endpoints, secrets")
+        dest="tenant_command", required=True, metavar="ACTION"
+    )
+    p = add(tenant, "create", cmd_tenant_create, "create a tenant: API key (shown once), endpoints, secrets")
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -221,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     demo = sub.add_parser("demo", help="the demo tenant of 'skeldir up'").add_subparsers(
-        dest="demo_command", required=True, metavar="ACTION")
+        dest="demo_command", required=True, metavar="ACTION"
+    )
     add(demo, "curl", cmd_demo_curl, "print a curl with a fresh valid Stripe signature")
     add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
     return parser

@@ -46,9 +46,7 @@ def ensure_packages(extra: dict[str, str] | None = None) -> None:
         return
     command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
     if os.geteuid() != 0:
-        raise ClusterError(
-            f"missing Debian packages; run: sudo apt-get update && sudo {' '.join(command)}"
-        )
+        raise ClusterError(f"missing Debian packages; run: sudo apt-get update && sudo {' '.join(command)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -189,7 +187,15 @@ class Cluster:
             return
         self.write_config()
         result = self._pg(
-            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log_file),
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log_file),
             check=False,
         )
         if result.returncode != 0:

@@ -31,13 +31,14 @@ def assert_least_privilege(dsn: str) -> str:
     if superuser or bypass_rls or owned:
         why = ", ".join(
             reason
-            for reason, bad in (("superuser", superuser), ("BYPASSRLS", bypass_rls),
-                                (f"owns {owned} objects", owned))
+            for reason, bad in (
+                ("superuser", superuser),
+                ("BYPASSRLS", bypass_rls),
+                (f"owns {owned} objects", owned),
+            )
             if bad
         )
-        raise IdentityError(
-            f"refusing to run as {role!r} ({why}); point SKELDIR_DATABASE_URL at app_user"
-        )
+        raise IdentityError(f"refusing to run as {role!r} ({why}); point SKELDIR_DATABASE_URL at app_user")
     return str(role)
 
 

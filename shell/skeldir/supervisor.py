@@ -40,20 +40,31 @@ def stripe_curl(tenant: dict) -> str:
         "id": f"evt_demo_{secrets.token_hex(8)}",
         "type": "payment_intent.succeeded",
         "created": now,
-        "data": {"object": {
-            "id": f"pi_demo_{secrets.token_hex(6)}", "amount": 4999, "amount_received": 4999,
-            "currency": "usd", "receipt_email": "buyer@example.com",
-            "metadata": {"order_id": "1001", "utm_source": "google", "utm_medium": "cpc",
-                         "utm_campaign": "winter-sale"},
-        }},
+        "data": {
+            "object": {
+                "id": f"pi_demo_{secrets.token_hex(6)}",
+                "amount": 4999,
+                "amount_received": 4999,
+                "currency": "usd",
+                "receipt_email": "buyer@example.com",
+                "metadata": {
+                    "order_id": "1001",
+                    "utm_source": "google",
+                    "utm_medium": "cpc",
+                    "utm_campaign": "winter-sale",
+                },
+            }
+        },
     }
     body = json.dumps(event, separators=(",", ":"))
     secret = tenant["secrets"]["stripe"]
     digest = hmac.new(secret.encode(), f"{now}.{body}".encode(), hashlib.sha256).hexdigest()
-    return (f"curl -sS -X POST {shlex.quote(tenant['endpoints']['stripe'])} \\\n"
-            f"  -H 'Content-Type: application/json' \\\n"
-            f"  -H {shlex.quote(f'Stripe-Signature: t={now},v1={digest}')} \\\n"
-            f"  --data-raw {shlex.quote(body)}")
+    return (
+        f"curl -sS -X POST {shlex.quote(tenant['endpoints']['stripe'])} \\\n"
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -H {shlex.quote(f'Stripe-Signature: t={now},v1={digest}')} \\\n"
+        f"  --data-raw {shlex.quote(body)}"
+    )
 
 
 def up(cluster: Cluster, host: str, port: int) -> int:

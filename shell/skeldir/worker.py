@@ -30,13 +30,19 @@ KNOWN_TASKS = {"allocate", "refresh_matviews", "poison_pill", "reconcile", "hous
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 5.0
 
-TASKS = Counter("skeldir_worker_tasks", "Tasks run, by queue, task and outcome",
-                ["queue", "task", "outcome"])
-TASK_SECONDS = Histogram("skeldir_worker_task_duration_seconds", "Handler time per task",
-                         ["queue", "task"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-BATCH_SIZE = Histogram("skeldir_worker_batch_size", "Messages per batch", ["queue"],
-                       buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000))
+TASKS = Counter("skeldir_worker_tasks", "Tasks run, by queue, task and outcome", ["queue", "task", "outcome"])
+TASK_SECONDS = Histogram(
+    "skeldir_worker_task_duration_seconds",
+    "Handler time per task",
+    ["queue", "task"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_SIZE = Histogram(
+    "skeldir_worker_batch_size",
+    "Messages per batch",
+    ["queue"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
 
 
 class Worker:
@@ -50,8 +56,14 @@ class Worker:
         self.stopping = asyncio.Event()
         self.wake = {q: asyncio.Event() for q in queues}
         self.db_ok = True
-        self.pool = AsyncConnectionPool(dsn, min_size=1, max_size=len(queues) * concurrency + 1,
-                                        open=False, timeout=5.0, kwargs={"autocommit": True})
+        self.pool = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=len(queues) * concurrency + 1,
+            open=False,
+            timeout=5.0,
+            kwargs={"autocommit": True},
+        )
 
     def _db_state(self, ok: bool, exc: BaseException | None = None) -> None:
         """Logs one line per change of database reachability, not one per attempt."""
@@ -66,7 +78,8 @@ class Worker:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT task, outcome, duration_ms FROM api.task_run_batch(%s, %s)",
-                [queue, self.batch], prepare=True,
+                [queue, self.batch],
+                prepare=True,
             )
             rows = await cur.fetchall()
         if rows:
@@ -141,8 +154,13 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         await self.pool.open(wait=False)
-        log.info("worker %s polling %s (batch %d, concurrency %d)", self.worker_id,
-                 ",".join(self.queues), self.batch, self.concurrency)
+        log.info(
+            "worker %s polling %s (batch %d, concurrency %d)",
+            self.worker_id,
+            ",".join(self.queues),
+            self.batch,
+            self.concurrency,
+        )
         listener = asyncio.create_task(self.listen())
         beat = asyncio.create_task(self.heartbeat())
         drains = [asyncio.create_task(self.drain(q)) for q in self.queues for _ in range(self.concurrency)]
@@ -161,13 +179,22 @@ class Worker:
         log.info("worker stopped")
 
 
-def run(dsn: str, queues: list[str], batch: int = 100, concurrency: int = 1,
-        metrics_port: int = 9108, metrics_host: str = "127.0.0.1") -> int:
+def run(
+    dsn: str,
+    queues: list[str],
+    batch: int = 100,
+    concurrency: int = 1,
+    metrics_port: int = 9108,
+    metrics_host: str = "127.0.0.1",
+) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     unknown = [q for q in queues if q not in SQL_QUEUES]
     if unknown or not queues:
-        print(f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; "
-              f"choose from {','.join(SQL_QUEUES)}", file=sys.stderr)
+        print(
+            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; "
+            f"choose from {','.join(SQL_QUEUES)}",
+            file=sys.stderr,
+        )
         return 2
     try:
         role = assert_least_privilege(dsn)
@@ -178,8 +205,10 @@ def run(dsn: str, queues: list[str], batch: int = 100, concurrency: int = 1,
         try:
             start_http_server(metrics_port, addr=metrics_host)
         except OSError as exc:
-            print(f"skeldir worker: cannot serve metrics on {metrics_host}:{metrics_port}: {exc}",
-                  file=sys.stderr)
+            print(
+                f"skeldir worker: cannot serve metrics on {metrics_host}:{metrics_port}: {exc}",
+                file=sys.stderr,
+            )
             return 2
     log.info("worker connecting as %s", role)
     asyncio.run(Worker(dsn, queues, batch, concurrency).run())
