@@ -589,6 +589,7 @@ def run(opts: Options) -> dict[str, Any]:
         "target": opts.url,
         "target_rate": None if opts.flat_out else opts.rate,
         "tenants": opts.tenants,
+        "tenant_ids": tenant_ids,
         "vendors": list(opts.vendors),
         "connections": opts.connections,
         "planned": count,
