@@ -12,6 +12,10 @@ BEGIN;
  * batch on the same dedupe key) is rolled back alone and answered with outcome 'error'
  * and its SQLSTATE, and its neighbours still commit. The tenant GUC is cleared before
  * every delivery so no delivery can run under its predecessor's tenant.
+ * Concurrent batches can wait on each other (the same dedupe key, a daily counter row,
+ * pgmq's notify throttle row) in a cycle; rather than waiting for the deadlock detector
+ * (deadlock_timeout, 1 s), a lock wait longer than lock_wait (default 50 ms) fails just
+ * that delivery with 55P03, which the caller retries on its own after this commit.
  * The caller sends its 2xx answers only after this call returned, i.e. after the commit
  * (synchronous_commit on): durability is exactly that of single calls.
  *
@@ -21,11 +25,13 @@ BEGIN;
  * subtransactions of one batch fit the per-backend subxid cache.
  */
 CREATE FUNCTION api.webhook_receive_batch(
-    vendors text[], routes text[], headers jsonb[], bodies bytea[], endpoint_tokens text[])
+    vendors text[], routes text[], headers jsonb[], bodies bytea[], endpoint_tokens text[],
+    lock_wait interval DEFAULT '50 milliseconds')
 RETURNS TABLE (ord integer, http_status integer, outcome text, response text, error_sqlstate text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _n integer := pg_catalog.cardinality(webhook_receive_batch.bodies);
+    _n            integer := pg_catalog.cardinality(webhook_receive_batch.bodies);
+    _lock_timeout text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     IF _n IS NULL
        OR pg_catalog.cardinality(webhook_receive_batch.vendors) IS DISTINCT FROM _n
@@ -46,6 +52,8 @@ BEGIN
                   HINT = 'Split the deliveries into batches of at most 64.';
     END IF;
 
+    PERFORM pg_catalog.set_config('lock_timeout',
+        (pg_catalog.date_part('epoch', webhook_receive_batch.lock_wait) * 1000)::bigint::text, true);
     FOR _i IN 1 .. _n LOOP
         ord := _i;
         error_sqlstate := NULL;
@@ -63,11 +71,12 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
+    PERFORM pg_catalog.set_config('lock_timeout', _lock_timeout, true);
 END;
 $$;
-COMMENT ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[]) IS
+COMMENT ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) IS
     'Group commit: api.webhook_receive for each delivery, each in its own subtransaction, one transaction in all; one row per delivery (outcome error + error_sqlstate when it raised). Raises 22023 (array lengths differ), 54000 (more than 1000 deliveries).';
-REVOKE ALL ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[]) TO app_rw;
+REVOKE ALL ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) TO app_rw;
 
 COMMIT;

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from skeldir.batching import Delivery, GroupCommit
 from skeldir.config import Settings
 from skeldir.db import IdentityError, assert_least_privilege, http_status_for
 
@@ -42,6 +43,7 @@ ALIASES = {
 class State:
     pool: AsyncConnectionPool
     settings: Settings
+    group: GroupCommit
 
 
 class BodyTooLarge(Exception):
@@ -88,13 +90,7 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
             {"status": "payload_too_large", "limit_bytes": state.settings.max_body_bytes}, status_code=413
         )
     try:
-        async with state.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT http_status, outcome, response FROM api.webhook_receive(%s, %s, %s::jsonb, %s, %s)",
-                [vendor, route, headers_json(request), body, token],
-                prepare=True,
-            )
-            row = await cur.fetchone()
+        row = await state.group.receive(Delivery(vendor, route, headers_json(request), body, token))
     except PoolTimeout:
         return unavailable("database unavailable")
     except psycopg.Error as exc:
@@ -103,7 +99,6 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
         if status == 503:
             return unavailable("database unavailable")
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
-    assert row is not None
     http_status, outcome, response = row
     request.state.outcome = outcome
     return Response(response, status_code=http_status, media_type="application/json")
@@ -156,7 +151,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             kwargs={"autocommit": True},
         )
         await pool.open(wait=False)
-        app.state.skeldir = State(pool=pool, settings=settings)
+        app.state.skeldir = State(pool=pool, settings=settings, group=GroupCommit.from_env(pool, settings.pool_size))
         try:
             yield
         finally:

@@ -633,6 +633,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     ]
     if result["ceiling"]:
         c = result["ceiling"]
-        lines.append(f"ceiling (pgbench, {c['clients']} clients): {c['tps']:.0f} tps; shell/ceiling {result['ceiling_ratio']}")
+        lines.append(
+            f"ceiling (pgbench, {c['clients']} clients): {c['tps']:.0f} tps; shell/ceiling {result['ceiling_ratio']}"
+        )
     lines.append("accounting OK" if result["ok"] else "ACCOUNTING FAILED: " + "; ".join(result["failures"]))
     return lines

@@ -3,13 +3,13 @@ BEGIN;
 SELECT plan(17);
 
 -- shape and privileges
-SELECT has_function('api', 'webhook_receive_batch', ARRAY['text[]', 'text[]', 'jsonb[]', 'bytea[]', 'text[]'],
-    'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[]) exists');
-SELECT ok(has_function_privilege('app_user', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[])', 'EXECUTE'),
+SELECT has_function('api', 'webhook_receive_batch', ARRAY['text[]', 'text[]', 'jsonb[]', 'bytea[]', 'text[]', 'interval'],
+    'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) exists');
+SELECT ok(has_function_privilege('app_user', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)', 'EXECUTE'),
     'app_user may call the batch function');
-SELECT ok(NOT has_function_privilege('public', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[])', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('public', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)', 'EXECUTE'),
     'PUBLIC may not');
-SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[])'::regprocedure),
+SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)'::regprocedure),
     false, 'the batch function runs as its caller (webhook_receive crosses the boundary)');
 
 -- fixtures: two tenants, signed Stripe deliveries
