@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from skeldir.batching import Delivery, GroupCommit
-from skeldir.config import Settings
+from skeldir.config import Settings, env
 from skeldir.db import IdentityError, assert_least_privilege, http_status_for
 
 log = logging.getLogger("skeldir.shell")
@@ -148,7 +148,11 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             max_size=settings.pool_size,
             open=False,
             timeout=5.0,
-            kwargs={"autocommit": True},
+            # Behind PgBouncer < 1.21 in transaction mode, server-side prepared statements break.
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": None if env("SKELDIR_PREPARED_STATEMENTS") == "off" else 5,
+            },
         )
         await pool.open(wait=False)
         app.state.skeldir = State(pool=pool, settings=settings, group=GroupCommit.from_env(pool, settings.pool_size))

@@ -110,6 +110,21 @@ def _sqitch(action: str, *extra: str) -> int:
     return 0
 
 
+def cmd_db_pgbouncer(args: argparse.Namespace) -> int:
+    from skeldir import pgbouncer
+
+    c = cluster()
+    if not c.is_running():
+        raise CliError("the embedded cluster is not running (start it with: skeldir db up)")
+    bouncer = pgbouncer.write_config(c, args.port, pool_size=args.pool_size)
+    password = c.passwords()["app_user"]
+    print(f"pgbouncer (transaction mode) on 127.0.0.1:{args.port}; config {bouncer.ini}")
+    print(f"SKELDIR_DATABASE_URL={shlex.quote(bouncer.dsn('app_user', password))}")
+    print("SKELDIR_PREPARED_STATEMENTS=off", flush=True)
+    os.execvp(pgbouncer.command(bouncer)[0], pgbouncer.command(bouncer))
+    return 0  # pragma: no cover
+
+
 def cmd_db_deploy(args: argparse.Namespace) -> int:
     return _sqitch("deploy", *(["--to", args.to] if args.to else []))
 
@@ -245,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(db, "psql", cmd_db_psql, "open psql (as app_user by default)")
     p.add_argument("--as", dest="as_role", choices=["app", "migration", "admin"], default="app")
     p.add_argument("psql_args", nargs=argparse.REMAINDER)
+    p = add(db, "pgbouncer", cmd_db_pgbouncer, "run PgBouncer (transaction mode) in front of the cluster")
+    p.add_argument("--port", type=int, default=6432, help="listen port (default 6432)")
+    p.add_argument("--pool-size", type=int, default=16, help="server connections per user (default 16)")
     p = add(db, "deploy", cmd_db_deploy, "sqitch deploy as migration_owner")
     p.add_argument("--to", help="deploy up to this change")
     p = add(db, "revert", cmd_db_revert, "sqitch revert as migration_owner (all changes unless --to)")

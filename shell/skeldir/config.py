@@ -23,6 +23,7 @@ ENV_DOC = {
     "SKELDIR_PUBLIC_URL": "base URL printed in endpoint URLs (default: http://127.0.0.1:8000)",
     "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
     "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
+    "SKELDIR_PREPARED_STATEMENTS": "off behind PgBouncer < 1.21 in transaction mode (default: on)",
     "SKELDIR_GROUP_COMMIT_MAX": "most webhook deliveries sharing one transaction (default: 32; 1: no batching)",
     "SKELDIR_GROUP_COMMIT_FLUSHERS": "concurrent ingest transactions of the shell (default: pool size / 2)",
 }

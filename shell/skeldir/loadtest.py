@@ -191,7 +191,7 @@ def build_deliveries(
 def count_rows(dsn: str, tenant_ids: list[str]) -> dict[str, int]:
     """Events and dead letters of the given tenants, read through the tenant-scoped views."""
     totals = {"events": 0, "dead_letters": 0}
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn, prepare_threshold=None) as conn:
         for tenant_id in tenant_ids:
             with conn.transaction():
                 conn.execute("SELECT api.tenant_set(%s)", [tenant_id])
@@ -202,6 +202,53 @@ def count_rows(dsn: str, tenant_ids: list[str]) -> dict[str, int]:
             totals["events"] += row[0]
             totals["dead_letters"] += row[1]
     return totals
+
+
+class GucProbe:
+    """Concurrent cross-tenant probe, on the same DSN as the shell (through PgBouncer when it is).
+
+    Over and over, on one connection that the pooler shares with the shell's transactions:
+    - outside any transaction, ``api.events`` must show zero rows: a tenant GUC left behind
+      by any earlier transaction on that server connection would show that tenant's events;
+    - inside a transaction scoped to an empty probe tenant, it must show zero rows too,
+      while the load tenants' events pile up.
+    """
+
+    def __init__(self, dsn: str, tenant_id: str) -> None:
+        self.dsn = dsn
+        self.tenant_id = tenant_id
+        self.checks = 0
+        self.leaks: list[str] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
+                while not self._stop.wait(0.005):
+                    row = conn.execute("SELECT count(*) FROM api.events").fetchone()
+                    if row and row[0] != 0:
+                        self.leaks.append(f"{row[0]} events visible without a tenant")
+                    with conn.transaction():
+                        conn.execute("SELECT api.tenant_set(%s)", [self.tenant_id])
+                        row = conn.execute("SELECT count(*) FROM api.events").fetchone()
+                    if row and row[0] != 0:
+                        self.leaks.append(f"{row[0]} foreign events visible to the probe tenant")
+                    self.checks += 2
+        except psycopg.Error as exc:
+            self.errors.append(f"probe failed: {exc.sqlstate} {str(exc).strip()[:200]}")
+
+    def __enter__(self) -> GucProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> dict[str, Any]:
+        return {"checks": self.checks, "leaks": len(self.leaks), "samples": self.leaks[:5], "errors": self.errors}
 
 
 def accounting_failures(result: dict[str, Any]) -> list[str]:
@@ -226,6 +273,11 @@ def accounting_failures(result: dict[str, Any]) -> list[str]:
     unexpected = {k: n for k, n in outcomes.items() if k not in ("accepted", "duplicate", "dead_lettered")}
     if unexpected:
         failures.append(f"unexpected outcomes {unexpected}")
+    probe = result.get("guc_probe")
+    if probe and (probe["leaks"] or probe["errors"] or not probe["checks"]):
+        failures.append(
+            f"cross-tenant probe: {probe['leaks']} leaks, errors {probe['errors']}, {probe['checks']} checks"
+        )
     if result["sent"] != result["planned"]:
         failures.append(f"sent {result['sent']} of {result['planned']} planned deliveries")
     return failures
@@ -548,6 +600,7 @@ def run(opts: Options) -> dict[str, Any]:
         raise ValueError(f"no load profile for vendor(s) {', '.join(unknown)}; have: {', '.join(VENDORS)}")
     label = f"loadtest {time.strftime('%Y%m%dT%H%M%S')} {uuid.uuid4().hex[:6]}"
     tenants = [admin.tenant_create(opts.migration_dsn, f"{label} #{i}", opts.url) for i in range(opts.tenants)]
+    probe_tenant = admin.tenant_create(opts.migration_dsn, f"{label} probe", opts.url)
     ceiling = None
     if opts.ceiling_seconds:
         bench_tenant = admin.tenant_create(opts.migration_dsn, f"{label} ceiling", opts.url)
@@ -560,7 +613,7 @@ def run(opts: Options) -> dict[str, Any]:
     before = count_rows(opts.app_dsn, tenant_ids)
     pid = opts.shell_pid or listener_pid(urlsplit(opts.url).port or 80)
 
-    with ProcessSampler(pid) as shell:
+    with ProcessSampler(pid) as shell, GucProbe(opts.app_dsn, probe_tenant["tenant_id"]) as probe:
         if opts.flat_out:
             limit = max(60.0, count / 200.0)
             tally, extra = run_wrk(opts.url, deliveries, opts.connections, opts.threads, limit)
@@ -613,6 +666,7 @@ def run(opts: Options) -> dict[str, Any]:
         "shell_cores_used": None if shell.cpu_used is None else round(shell.cpu_used / elapsed, 3),
         "generator": generator,
         "ceiling": ceiling,
+        "guc_probe": probe.report(),
         "ceiling_ratio": round(rate / ceiling["tps"], 3) if ceiling else None,
     }
     result["failures"] = accounting_failures(result)
@@ -630,6 +684,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"latency ms p50 {lat.get('p50')} p95 {lat.get('p95')} p99 {lat.get('p99')} max {lat.get('max')}",
         f"db delta {result['db_delta']}; shell rss peak {result['shell_rss_peak_mb']} MB, "
         f"shell cores {result['shell_cores_used']}, generator {result['generator']}",
+        f"cross-tenant probe: {result['guc_probe']['checks']} checks, {result['guc_probe']['leaks']} leaks",
     ]
     if result["ceiling"]:
         c = result["ceiling"]
