@@ -251,6 +251,40 @@ class GucProbe:
         return {"checks": self.checks, "leaks": len(self.leaks), "samples": self.leaks[:5], "errors": self.errors}
 
 
+class QueueLag:
+    """Peak age of the oldest attribution task while the load runs: does the worker keep up?"""
+
+    def __init__(self, dsn: str, queue: str = "attribution") -> None:
+        self.dsn = dsn
+        self.queue = queue
+        self.peak_age_s: float | None = None
+        self.peak_length = 0
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
+                while not self._stop.wait(1.0):
+                    row = conn.execute(
+                        "SELECT queue_length, oldest_msg_age_sec FROM pgmq.metrics(%s)", [self.queue]
+                    ).fetchone()
+                    if row:
+                        self.peak_length = max(self.peak_length, row[0] or 0)
+                        self.peak_age_s = max(self.peak_age_s or 0, row[1] or 0)
+        except psycopg.Error as exc:
+            self.error = f"{exc.sqlstate} {str(exc).strip()[:200]}"
+
+    def __enter__(self) -> QueueLag:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def accounting_failures(result: dict[str, Any]) -> list[str]:
     """Every way the run could have bypassed, lost or double-stored a delivery."""
     outcomes: dict[str, int] = result["outcomes"]
@@ -613,7 +647,11 @@ def run(opts: Options) -> dict[str, Any]:
     before = count_rows(opts.app_dsn, tenant_ids)
     pid = opts.shell_pid or listener_pid(urlsplit(opts.url).port or 80)
 
-    with ProcessSampler(pid) as shell, GucProbe(opts.app_dsn, probe_tenant["tenant_id"]) as probe:
+    with (
+        ProcessSampler(pid) as shell,
+        GucProbe(opts.app_dsn, probe_tenant["tenant_id"]) as probe,
+        QueueLag(opts.migration_dsn) as lag,
+    ):
         if opts.flat_out:
             limit = max(60.0, count / 200.0)
             tally, extra = run_wrk(opts.url, deliveries, opts.connections, opts.threads, limit)
@@ -667,6 +705,7 @@ def run(opts: Options) -> dict[str, Any]:
         "generator": generator,
         "ceiling": ceiling,
         "guc_probe": probe.report(),
+        "queue_lag": {"peak_oldest_age_s": lag.peak_age_s, "peak_length": lag.peak_length, "error": lag.error},
         "ceiling_ratio": round(rate / ceiling["tps"], 3) if ceiling else None,
     }
     result["failures"] = accounting_failures(result)
@@ -684,7 +723,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"latency ms p50 {lat.get('p50')} p95 {lat.get('p95')} p99 {lat.get('p99')} max {lat.get('max')}",
         f"db delta {result['db_delta']}; shell rss peak {result['shell_rss_peak_mb']} MB, "
         f"shell cores {result['shell_cores_used']}, generator {result['generator']}",
-        f"cross-tenant probe: {result['guc_probe']['checks']} checks, {result['guc_probe']['leaks']} leaks",
+        f"cross-tenant probe: {result['guc_probe']['checks']} checks, {result['guc_probe']['leaks']} leaks; "
+        f"attribution queue peak age {result['queue_lag']['peak_oldest_age_s']} s, "
+        f"peak length {result['queue_lag']['peak_length']}",
     ]
     if result["ceiling"]:
         c = result["ceiling"]
