@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,8 @@ class GucProbe:
     def _run(self) -> None:
         try:
             with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
-                while not self._stop.wait(0.005):
+                # 20 rounds/s: thousands of checks per run without stealing the generator's GIL.
+                while not self._stop.wait(0.05):
                     row = conn.execute("SELECT count(*) FROM api.events").fetchone()
                     if row and row[0] != 0:
                         self.leaks.append(f"{row[0]} events visible without a tenant")
@@ -482,6 +483,15 @@ async def run_rate(url: str, deliveries: list[Delivery], rate: float, connection
     return tally
 
 
+def run_loop(coro: Coroutine[Any, Any, Tally]) -> Tally:
+    """uvloop when installed (it is, with uvicorn[standard]): less generator CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def _drop(writer: asyncio.StreamWriter | None) -> None:
     if writer is not None:
         writer.close()
@@ -659,7 +669,7 @@ def run(opts: Options) -> dict[str, Any]:
             generator = {"tool": "wrk", "cpu_s": round(extra["generator_cpu_s"], 3)}
         else:
             cpu0, t0 = time.process_time(), time.perf_counter()
-            tally = asyncio.run(run_rate(opts.url, deliveries, opts.rate, opts.connections, opts.timeout))
+            tally = run_loop(run_rate(opts.url, deliveries, opts.rate, opts.connections, opts.timeout))
             elapsed = time.perf_counter() - t0
             generator = {"tool": "asyncio", "cpu_s": round(time.process_time() - cpu0, 3)}
             lat = sorted(tally.latencies_ms)
