@@ -1,28 +1,12 @@
 -- api.webhook_receive for Stripe (SPEC §5): every outcome of the single ingest entry point.
--- Signatures are computed here with extensions.hmac, the documented Stripe scheme:
--- v1 = hex(HMAC-SHA256(key = the whole whsec_ string, message = "<t>.<raw body>")).
+-- Signatures are computed in SQL with extensions.hmac (lib/stripe.psql).
 -- now() is fixed for the whole transaction, so "now" below is one instant.
 BEGIN;
 SELECT plan(59);
 
 -- Fixtures ------------------------------------------------------------------------------
 
-CREATE FUNCTION pg_temp.stripe_sig(body text, secret text, ts bigint DEFAULT extract(epoch FROM now())::bigint)
-RETURNS text LANGUAGE sql AS $$
-    SELECT 't=' || ts || ',v1=' || encode(extensions.hmac(convert_to(ts || '.' || body, 'UTF8'),
-                                                         convert_to(secret, 'UTF8'), 'sha256'), 'hex')
-$$;
-
--- A payment_intent.succeeded event; `obj` is merged over data.object.
-CREATE FUNCTION pg_temp.stripe_event(evt text, topic text DEFAULT 'payment_intent.succeeded', obj jsonb DEFAULT '{}')
-RETURNS text LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-        'id', evt, 'type', topic, 'created', extract(epoch FROM now())::bigint,
-        'data', jsonb_build_object('object', jsonb_build_object(
-            'id', 'pi_' || evt, 'amount', 2500, 'amount_received', 2500, 'currency', 'usd',
-            'receipt_email', 'jane.doe@example.com',
-            'metadata', jsonb_build_object('order_id', '1001', 'utm_source', 'google', 'utm_medium', 'cpc')) || obj))::text
-$$;
+\ir lib/stripe.psql
 
 CREATE TEMP TABLE r (label text PRIMARY KEY, http_status integer, outcome text, response jsonb);
 
