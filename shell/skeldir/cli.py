@@ -15,12 +15,9 @@ from collections.abc import Callable
 
 from skeldir.cluster import Cluster, ClusterError, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
+from skeldir.errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class CliError(Exception):
-    """Printed as one line, exit status 1."""
 
 
 def cluster() -> Cluster:
@@ -36,8 +33,7 @@ def runtime_dsn() -> str:
     if c.is_running():
         return c.dsn("app_user")
     raise CliError(
-        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
-        "(start it with: skeldir db up)"
+        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running (start it with: skeldir db up)"
     )
 
 
@@ -167,7 +163,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from skeldir import supervisor
 
-    return supervisor.up(cluster(), args.host, args.port)
+    return supervisor.up(cluster(), args.host, args.port, args.metrics_port)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -233,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--metrics-port", type=int, default=9108, help="worker exporter port (0: off)")
     demo = sub.add_parser("demo", help="the demo tenant of 'skeldir up'").add_subparsers(
         dest="demo_command", required=True, metavar="ACTION"
     )
