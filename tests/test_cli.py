@@ -109,6 +109,22 @@ def test_db_up_twice_is_harmless_and_changes_nothing(embedded: Embedded) -> None
     assert (embedded.home / "passwords.json").read_bytes() == passwords
 
 
+def test_db_up_takes_back_what_was_granted_to_app_user_by_hand(embedded: Embedded) -> None:
+    with psycopg.connect(embedded.admin_dsn, autocommit=True) as conn:
+        conn.execute("GRANT migration_owner, app_ro TO app_user")
+        conn.execute("ALTER ROLE app_user BYPASSRLS")
+
+    assert embedded.cli("db", "up").returncode == 0
+
+    with psycopg.connect(embedded.admin_dsn) as conn:
+        roles = conn.execute(
+            "SELECT roleid::regrole::text FROM pg_auth_members WHERE member = 'app_user'::regrole"
+        ).fetchall()
+        bypass = conn.execute("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'app_user'").fetchone()
+    assert roles == [("app_rw",)]
+    assert bypass == (False,)
+
+
 def test_db_env_prints_exactly_three_exportable_urls(embedded: Embedded) -> None:
     result = embedded.cli("db", "env")
     assert result.returncode == 0, result.stderr

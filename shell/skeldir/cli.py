@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from skeldir.cluster import Cluster, ClusterError, run_sqitch
+from skeldir.cluster import Cluster, ClusterError, last_line, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
 from skeldir.errors import CliError
 
@@ -103,7 +103,7 @@ def _sqitch(action: str, *extra: str) -> int:
     result = run_sqitch(migration_dsn(), action, *extra)
     sys.stdout.write(result.stdout)
     if result.returncode != 0:
-        raise CliError(f"sqitch {action} failed: {(result.stderr or result.stdout).strip()}")
+        raise CliError(f"sqitch {action} failed: {last_line(result)}")
     return 0
 
 

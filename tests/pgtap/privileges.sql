@@ -1,7 +1,7 @@
 -- Privileges (SPEC §3): what each runtime role can and cannot do. Catalog-driven where it
 -- can be, so that an object added later with a stray grant fails here.
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 -- Fixtures: the catalog questions, as functions so the negative controls below reuse them.
 
@@ -160,6 +160,11 @@ GRANT SELECT ON skeldir.privileges_probe TO app_rw;
 SELECT set_eq($$SELECT relation FROM pg_temp.private_grants('app_user')$$, ARRAY['skeldir.privileges_probe'],
     'control: a table granted to app_rw is reported for app_user');
 SELECT is(pg_temp.owned_by('migration_owner') > 0, true, 'control: the ownership count sees migration_owner''s objects');
+GRANT migration_owner TO app_user;
+SET LOCAL ROLE app_user;
+SELECT cmp_ok((SELECT owned_objects FROM api.session_identity()), '>', 0::bigint,
+    'control: app_user granted migration_owner by mistake is reported as owning objects (shell and worker refuse)');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
