@@ -36,7 +36,7 @@ class Embedded:
     port: int
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and k != "SKELDIR_PUBLIC_URL"}
         env.update({"SKELDIR_HOME": str(self.home), "SKELDIR_PG_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
         env.update(extra)
         return env

@@ -61,12 +61,10 @@ SELECT results_eq(
 SELECT ok((SELECT customer_ref ~ '^[0-9a-f]{64}$' AND payload::text !~ 'jane\.doe'
              FROM skeldir.attribution_events WHERE vendor_event_id = 'evt_accepted'),
     'the email is kept only as a keyed hash; the stored payload has no email');
-SELECT results_eq(
-    $$SELECT message FROM pgmq.q_attribution
-       WHERE (message ->> 'event_id')::bigint = (SELECT (response ->> 'event_id')::bigint FROM r WHERE label = 'accepted')$$,
-    format($$SELECT jsonb_build_object('task', 'allocate', 'tenant_id', %L, 'event_id', %s)$$,
-           :'a_tenant_id', (SELECT response ->> 'event_id' FROM r WHERE label = 'accepted')),
-    'an accepted event enqueued exactly one allocate message on pgmq attribution');
+SELECT is((SELECT count(*) FROM pgmq.q_attribution
+             WHERE message @> jsonb_build_object('task', 'allocate', 'tenant_id', :'a_tenant_id',
+                                                 'event_id', (SELECT (response ->> 'event_id')::bigint FROM r WHERE label = 'accepted'))),
+    1::bigint, 'an accepted event enqueued exactly one allocate message for it on pgmq attribution');
 
 SELECT pg_temp.deliver_a('duplicate', pg_temp.stripe_event('evt_accepted'));
 SELECT is(pg_temp.answer('duplicate'), '200 duplicate', 'the same evt_ id again is 200 duplicate');
