@@ -1,4 +1,5 @@
--- api.webhook_receive for Stripe (SPEC §5): every outcome of the single ingest entry point.
+-- api.webhook_receive for Stripe (SPEC §5): every outcome of the single ingest entry point,
+-- called as app_user (the shell's role); the assertions read the tables as superuser.
 -- Signatures are computed in SQL with extensions.hmac (lib/stripe.psql).
 -- now() is fixed for the whole transaction, so "now" below is one instant.
 BEGIN;
@@ -10,12 +11,11 @@ SELECT plan(59);
 
 CREATE TEMP TABLE r (label text PRIMARY KEY, http_status integer, outcome text, response jsonb);
 
--- One delivery, its answer kept under a label.
+-- One delivery, made as app_user like the shell does; its answer kept under a label.
 CREATE FUNCTION pg_temp.deliver(label text, body text, headers jsonb, token text, vendor text DEFAULT 'stripe')
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO pg_temp.r
-    SELECT label, w.http_status, w.outcome, w.response::jsonb
-      FROM api.webhook_receive(vendor, '/webhooks/' || vendor, headers, convert_to(body, 'UTF8'), token) AS w
+    SELECT label, w.* FROM pg_temp.receive_as_app_user(vendor, headers, body, token) AS w
 $$;
 
 -- A signed delivery to tenant A's Stripe endpoint token.
