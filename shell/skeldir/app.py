@@ -57,6 +57,20 @@ class BodyTooLarge(Exception):
     pass
 
 
+_pool_checks: set[asyncio.Task] = set()
+
+
+def recheck_pool(pool: AsyncConnectionPool) -> None:
+    """After a connection error, test every idle pooled connection in the background so that
+    broken ones are replaced at once instead of each failing one request when the database
+    is back (the pool reconnects by itself; this only makes it notice sooner)."""
+    if any(not task.done() for task in _pool_checks):
+        return
+    task = asyncio.get_running_loop().create_task(pool.check())
+    _pool_checks.add(task)
+    task.add_done_callback(_pool_checks.discard)
+
+
 def unavailable(reason: str) -> JSONResponse:
     return JSONResponse(
         {"status": "unavailable", "reason": reason}, status_code=503, headers={"Retry-After": RETRY_AFTER}
@@ -111,6 +125,7 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
         status = http_status_for(exc.sqlstate)
         log.warning("webhook %s failed: sqlstate=%s", route, exc.sqlstate)
         if status == 503:
+            recheck_pool(state.pool)
             return unavailable("database unavailable")
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
     assert row is not None
@@ -146,6 +161,7 @@ async def health_ready(request: Request) -> Response:
         result["rls"] = "ok" if row[0] else "error"
         result["tenant_guc"] = "ok" if row[1] else "error"
     except (psycopg.Error, PoolTimeout, OSError):
+        recheck_pool(state.pool)
         result.update(database="error", rls="unknown", tenant_guc="unknown")
     ok = all(result[k] == "ok" for k in ("database", "rls", "tenant_guc"))
     result["status"] = "ok" if ok else "error"
@@ -192,6 +208,7 @@ async def health_worker(request: Request) -> Response:
                 break
             await asyncio.sleep(PROBE_POLL)
     except (psycopg.Error, PoolTimeout, OSError):
+        recheck_pool(state.pool)
         result.update(database="error")
         return JSONResponse(result, status_code=503)
     result["workers"] = workers

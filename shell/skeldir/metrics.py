@@ -30,6 +30,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("skeldir.shell.request")
+metrics_log = logging.getLogger("skeldir.shell.metrics")
 
 QUEUE_METRICS_TTL = 5.0
 VENDORS = frozenset({"shopify", "stripe", "paypal", "woocommerce", "standard"})
@@ -133,7 +134,7 @@ class ShellMetrics:
                     rows = await cur.fetchall()
             except (psycopg.Error, PoolTimeout, OSError) as exc:
                 self.refresh_errors.inc()
-                log.warning("queue metrics refresh failed", extra={"error": type(exc).__name__})
+                metrics_log.warning("queue metrics refresh failed", extra={"error": type(exc).__name__})
                 return
             self.queues.samples = {row[0]: QueueSample(*row[1:]) for row in rows}
             self.refresh_success.inc()

@@ -118,6 +118,9 @@ class Worker:
             open=False,
             timeout=5.0,
             kwargs={"autocommit": True},
+            # Test a connection when it is checked out: after a database restart no loop gets a
+            # dead one, so reachability flips once and stays (one log line per state change).
+            check=AsyncConnectionPool.check_connection,
         )
 
     def _db_state(self, ok: bool, exc: BaseException | None = None) -> None:
