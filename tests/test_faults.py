@@ -73,7 +73,7 @@ def log_lines(path) -> list[dict]:
 
 
 def test_cleanly_stopped_worker_leaves_no_heartbeat_and_health_worker_says_so(stack: Stack) -> None:
-    assert get(f"{stack.shell_url}/health/worker").status_code == 200
+    wait_for(lambda: get(f"{stack.shell_url}/health/worker").status_code == 200, timeout=30)
     stack.stop_worker()
     response = get(f"{stack.shell_url}/health/worker")
     assert response.status_code == 503
@@ -84,7 +84,7 @@ def test_cleanly_stopped_worker_leaves_no_heartbeat_and_health_worker_says_so(st
 
 
 def test_killed_worker_turns_health_worker_503_while_live_and_ready_stay_200(stack: Stack) -> None:
-    assert get(f"{stack.shell_url}/health/worker").status_code == 200
+    wait_for(lambda: get(f"{stack.shell_url}/health/worker").status_code == 200, timeout=30)
     assert stack.worker is not None
     os.kill(stack.worker.pid, signal.SIGKILL)  # no clean exit: its heartbeat row stays fresh
     stack.worker.wait()
