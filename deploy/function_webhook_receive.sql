@@ -261,16 +261,24 @@ BEGIN
     BEGIN
         _doc := pg_catalog.convert_from(body, 'UTF8')::jsonb;
     EXCEPTION
-        WHEN invalid_text_representation OR character_not_in_repertoire OR untranslatable_character
-             OR statement_too_complex OR program_limit_exceeded OR invalid_parameter_value THEN
+        WHEN data_exception OR program_limit_exceeded THEN  -- bad UTF-8 or JSON, \u0000, too deep, too big
             SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
                 _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
                 pg_catalog.length(body), 'invalid_json', SQLERRM);
             RETURN;
     END;
 
-    SELECT * INTO http_status, outcome, response FROM skeldir._ingest_document(
-        _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
+    BEGIN
+        SELECT * INTO http_status, outcome, response FROM skeldir._ingest_document(
+            _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
+    EXCEPTION
+        WHEN program_limit_exceeded THEN
+            -- JSON that parses but nests too deep to map or redact: whatever the attempt
+            -- wrote is rolled back with this block; keep only the body's hash and length.
+            SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
+                _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
+                pg_catalog.length(body), 'too_complex', SQLERRM);
+    END;
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) IS

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from skeldir import tenants
 from skeldir.cluster import Cluster, ClusterError, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
 
@@ -36,8 +37,7 @@ def runtime_dsn() -> str:
     if c.is_running():
         return c.dsn("app_user")
     raise CliError(
-        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
-        "(start it with: skeldir db up)"
+        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running (start it with: skeldir db up)"
     )
 
 
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(tenant, "create", cmd_tenant_create, "create a tenant: API key (shown once), endpoints, secrets")
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    tenants.register_tenant(tenant, add)
+    tenants.register_dlq(sub, add)
 
     p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
     p.add_argument("--host", default="127.0.0.1")
