@@ -129,7 +129,7 @@ BEGIN
                 HINT = 'Pass the PayPal webhook signing certificate (PEM) you pinned for this tenant.';
         END IF;
     ELSE
-        IF _secret !~ '^[[:print:]]{8,500}$' THEN
+        IF coalesce(pg_catalog.length(_secret), 0) NOT BETWEEN 8 AND 500 OR _secret ~ '[^[:print:]]' THEN
             RAISE EXCEPTION 'not a usable % secret', vendor USING ERRCODE = 'invalid_parameter_value',
                 DETAIL = 'expected 8 to 500 printable characters';
         END IF;

@@ -119,8 +119,9 @@ BEGIN
             customer_ref, payload, route, replayed_from)
     VALUES (_ingest_document.tenant_id, _ingest_document.vendor, _e.topic, _e.kind,
             _e.vendor_event_id, _e.order_ref, _e.payment_ref, _e.amount_minor, _e.currency,
-            _e.occurred_at, _e.utm_source, _e.utm_medium, _e.utm_campaign, _e.referrer,
-            _e.landing_page, skeldir._customer_ref(_e.customer_email), skeldir._redact(doc),
+            _e.occurred_at, skeldir._redact_text(_e.utm_source), skeldir._redact_text(_e.utm_medium),
+            skeldir._redact_text(_e.utm_campaign), skeldir._redact_text(_e.referrer),
+            skeldir._redact_text(_e.landing_page), skeldir._customer_ref(_e.customer_email), skeldir._redact(doc),
             _ingest_document.route, _ingest_document.replayed_from)
     ON CONFLICT ON CONSTRAINT attribution_events_dedupe DO NOTHING
     RETURNING ev.id INTO _event_id;
