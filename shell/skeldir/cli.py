@@ -259,4 +259,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m skeldir.cli` runs this file as __main__: call the importable module's main so
+    # that CliError raised by skeldir.admin / skeldir.tenants is the class caught there.
+    from skeldir.cli import main as importable_main
+
+    sys.exit(importable_main())
