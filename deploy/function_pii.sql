@@ -13,7 +13,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                postal_code,phone,mobile,email,ip,ip_address,browser_ip,client_ip,user_agent,
                customer_user_agent,customer_ip_address,client_details,browser_data,billing,
                shipping,billing_address,shipping_address,billing_details,shipping_details,payer,
-               payer_info,customer,note,customer_note,dob,birthday,tax_id}'::text[])
+               payer_info,customer,note,customer_note,dob,birthday,tax_id,email_address,
+               address_line_1,address_line_2,admin_area_1,admin_area_2,customer_details,
+               contact,recipient,buyer_accepts_marketing_email}'::text[])
         OR pg_catalog.lower(key) ~ '(^|_)(email|phone|ip_address|first_name|last_name|full_name|user_agent)$'
 $$;
 COMMENT ON FUNCTION skeldir._pii_key(text) IS 'True when a JSON key names personal data.';
