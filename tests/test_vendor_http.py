@@ -87,3 +87,9 @@ def test_unsupported_topic_is_200_ignored(shell, new_tenant, main_db: Database) 
     response = httpx.post(s.url, content=(d := s.deliver(s.sample(type="customer.created"))).body, headers=d.headers)
     assert response.status_code == 200
     assert response.json() == {"status": "ignored", "topic": "customer.created"}
+
+
+def test_nul_byte_in_the_endpoint_token_is_400_not_503(shell) -> None:
+    response = httpx.post(f"{shell}/webhooks/stripe/ep%00x", content=b"{}")
+    assert response.status_code == 400
+    assert response.json() == {"status": "bad_request"}

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from skeldir import paypal
 from skeldir.config import Settings
-from skeldir.db import IdentityError, assert_least_privilege, http_status_for
+from skeldir.db import IdentityError, assert_least_privilege, http_status_of
 from skeldir.openapi import openapi_document
 
 log = logging.getLogger("skeldir.shell")
@@ -118,10 +118,12 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
     except PoolTimeout:
         return unavailable("database unavailable")
     except psycopg.Error as exc:
-        status = http_status_for(exc.sqlstate)
-        log.warning("webhook %s failed: sqlstate=%s", route, exc.sqlstate)
+        status = http_status_of(exc)
+        log.warning("webhook %s failed: sqlstate=%s %s", route, exc.sqlstate, type(exc).__name__)
         if status == 503:
             return unavailable("database unavailable")
+        if status == 400:
+            return JSONResponse({"status": "bad_request"}, status_code=400)
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
     assert row is not None
     http_status, outcome, response = row

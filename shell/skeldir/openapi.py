@@ -28,6 +28,7 @@ RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying",
 
 WEBHOOK_RESPONSES: dict[str, Any] = {
     "200": _json(_ref("WebhookResult"), "Stored, duplicate, dead-lettered, ignored, or a WooCommerce ping."),
+    "400": _json(_ref("Status"), "A path or header value PostgreSQL cannot represent (a NUL byte)."),
     "401": _json(_ref("Unauthorized"), "Unknown tenant, or a bad or stale signature: nothing stored."),
     "404": _json(_ref("Status"), "Unknown vendor."),
     "413": _json(_ref("PayloadTooLarge"), "Body over SKELDIR_MAX_BODY_BYTES: refused unread."),
