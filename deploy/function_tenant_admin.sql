@@ -74,12 +74,15 @@ COMMENT ON FUNCTION api.tenant_create(text) IS
 CREATE FUNCTION skeldir._tenant_lookup(tenant text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _id uuid;
+    _id   uuid;
+    _uuid uuid;
 BEGIN
+    IF tenant ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN
+        _uuid := tenant::uuid;  -- only cast what is a uuid: SQL does not short-circuit OR
+    END IF;
     SELECT t.id INTO _id
       FROM skeldir.tenants AS t
-     WHERE t.slug = _tenant_lookup.tenant
-        OR (_tenant_lookup.tenant ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' AND t.id = _tenant_lookup.tenant::uuid);
+     WHERE t.slug = _tenant_lookup.tenant OR t.id = _uuid;
     IF _id IS NULL THEN
         RAISE EXCEPTION 'no tenant %', coalesce(tenant, '(null)') USING ERRCODE = 'SK404',
             HINT = 'Pass the tenant id or slug printed by skeldir tenant create.';
