@@ -109,6 +109,11 @@ BEGIN
         RAISE EXCEPTION 'unknown vendor %', coalesce(vendor, '(null)') USING ERRCODE = 'SK404',
             HINT = 'Vendors: stripe, shopify, woocommerce, paypal, standard.';
     END IF;
+    IF coalesce(_secret, '') = '' THEN
+        RAISE EXCEPTION 'no % secret given', vendor USING ERRCODE = 'invalid_parameter_value',
+            HINT = CASE WHEN vendor = 'paypal' THEN 'PayPal takes the pinned PEM certificate: --secret-file cert.pem.'
+                        ELSE 'Pass a secret or omit it to have one generated.' END;
+    END IF;
     CASE vendor
     WHEN 'stripe' THEN
         IF _secret !~ '^whsec_[A-Za-z0-9+/=_-]{8,200}$' THEN

@@ -81,7 +81,8 @@ def test_paypal_certificate_and_webhook_id_are_set_from_a_file(clone: Database, 
             "not a Stripe signing secret",
         ),
         (["tenant", "set-secret", "{slug}", "paypal", "--secret", "hello"], "not a PEM certificate"),
-        (["tenant", "rotate-secret", "{slug}", "paypal"], "tenant has no paypal secret to rotate"),
+        (["tenant", "set-secret", "{slug}", "paypal"], "no paypal secret given"),
+        (["tenant", "rotate-secret", "{slug}", "paypal", "--secret", "{pem}"], "tenant has no paypal secret to rotate"),
         (
             ["tenant", "rotate-secret", "{slug}", "shopify", "--window", "soon"],
             "invalid input syntax for type interval",
@@ -91,7 +92,8 @@ def test_paypal_certificate_and_webhook_id_are_set_from_a_file(clone: Database, 
     ],
 )
 def test_bad_operator_input_is_one_readable_line_and_exit_1(clone, tenant, args, message) -> None:
-    result = skeldir(clone, *[a.replace("{slug}", tenant["slug"]) for a in args])
+    pem = paypal_key(0).pem
+    result = skeldir(clone, *[a.replace("{slug}", tenant["slug"]).replace("{pem}", pem) for a in args])
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("skeldir: ")
     assert message in result.stderr

@@ -119,3 +119,55 @@ def test_rotated_secret_keeps_the_previous_one_valid_for_the_window_only(vendor,
     # After the window the previous secret stops; the new one goes on working.
     wait_for(lambda: post(s.deliver(s.sample(), secret=old)).status_code == 401, timeout=15, interval=0.5)
     assert post(s.deliver(s.sample(), secret=new)).json()["status"] == "accepted"
+
+
+def woo_refund(s: Sender) -> dict:
+    return s.sample(refunds=[{"id": 5, "reason": "", "total": "-4.90"}])
+
+
+def paypal_doc(s: Sender, event_type: str, resource: dict) -> dict:
+    return s.sample(event_type=event_type, resource=resource)
+
+
+# (vendor, topic, document builder, deliver() keyword arguments, stored kind, stored amount_minor)
+TOPICS = [
+    ("stripe", "payment_intent.succeeded", lambda s: s.sample(), {}, "payment", 2500),
+    ("stripe", "charge.succeeded", lambda s: s.sample(type="charge.succeeded"), {}, "payment", 2500),
+    ("stripe", "charge.refunded",
+     lambda s: s.sample(type="charge.refunded", data={"object": {"id": "ch_1", "amount": 2500, "amount_refunded": 700,
+                                                                  "currency": "usd"}}), {}, "refund", -700),
+    ("shopify", "orders/create", lambda s: s.sample(), {"topic": "orders/create"}, "order", 19999),
+    ("shopify", "orders/paid", lambda s: s.sample(), {"topic": "orders/paid"}, "payment", 19999),
+    ("shopify", "refunds/create",
+     lambda s: {"id": 9, "order_id": 820982911946154508, "created_at": "2024-03-02T00:00:00Z",
+                "transactions": [{"kind": "refund", "status": "success", "amount": "9.99", "currency": "USD"}]},
+     {"topic": "refunds/create"}, "refund", -999),
+    ("woocommerce", "order.created", lambda s: s.sample(), {"topic": "order.created"}, "order", 4990),
+    ("woocommerce", "order.updated", lambda s: s.sample(), {"topic": "order.updated"}, "order", 4990),
+    ("woocommerce", "order.updated refund", woo_refund, {"topic": "order.updated"}, "refund", -490),
+    ("paypal", "PAYMENT.CAPTURE.COMPLETED", lambda s: s.sample(), {}, "payment", 1050),
+    ("paypal", "PAYMENT.SALE.COMPLETED", lambda s: paypal_doc(s, "PAYMENT.SALE.COMPLETED",
+     {"id": "S1", "amount": {"total": "7.00", "currency": "USD"}}), {}, "payment", 700),
+    ("paypal", "PAYMENT.CAPTURE.REFUNDED", lambda s: paypal_doc(s, "PAYMENT.CAPTURE.REFUNDED",
+     {"id": "R1", "amount": {"value": "3.00", "currency_code": "USD"}}), {}, "refund", -300),
+    ("paypal", "PAYMENT.SALE.REFUNDED", lambda s: paypal_doc(s, "PAYMENT.SALE.REFUNDED",
+     {"id": "R2", "sale_id": "S1", "amount": {"total": "2.00", "currency": "USD"}}), {}, "refund", -200),
+    ("standard", "order.created", lambda s: s.sample(), {}, "order", 1234),
+    ("standard", "payment.succeeded", lambda s: s.sample(type="payment.succeeded", payment_ref="p1"), {},
+     "payment", 1234),
+    ("standard", "refund.created", lambda s: s.sample(type="refund.created"), {}, "refund", -1234),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("vendor", "topic", "build", "kwargs", "kind", "minor"), TOPICS,
+                         ids=[f"{t[0]}:{t[1]}" for t in TOPICS])  # fmt: skip
+def test_every_topic_is_stored_once_with_its_kind_and_signed_amount(
+    vendor, topic, build, kwargs, kind, minor, make_sender, main_db
+) -> None:
+    s = make_sender(vendor)
+    delivery = s.deliver(build(s), **kwargs)
+    first = post(delivery).json()
+    assert first["status"] == "accepted", first
+    assert post(delivery).json() == {"status": "duplicate", "event_id": first["event_id"]}
+    rows = as_tenant(main_db.app, s.tenant["tenant_id"], "SELECT kind, amount_minor FROM api.events")
+    assert rows == [(kind, minor)]
