@@ -90,12 +90,15 @@ CREATE FUNCTION skeldir._html_entity_decode(value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     _m   text[];
+    _cp  integer;
     _out text := value;
 BEGIN
     FOR _m IN SELECT pg_catalog.regexp_matches(value, '&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});', 'g') LOOP
-        _out := pg_catalog.replace(_out, '&#' || _m[1] || ';', pg_catalog.chr(
-            CASE WHEN _m[1] LIKE 'x%' THEN ('x' || pg_catalog.lpad(pg_catalog.substr(_m[1], 2), 8, '0'))::bit(32)::integer
-                 ELSE _m[1]::integer END));
+        _cp := CASE WHEN _m[1] LIKE 'x%' THEN ('x' || pg_catalog.lpad(pg_catalog.substr(_m[1], 2), 8, '0'))::bit(32)::integer
+                    ELSE _m[1]::integer END;
+        -- NUL, surrogates and beyond Unicode cannot be characters: left as written.
+        CONTINUE WHEN _cp < 1 OR _cp > 1114111 OR _cp BETWEEN 55296 AND 57343;
+        _out := pg_catalog.replace(_out, '&#' || _m[1] || ';', pg_catalog.chr(_cp));
     END LOOP;
     RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                _out, '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&amp;', '&');

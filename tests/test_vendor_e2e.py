@@ -4,6 +4,7 @@ wrong secret, rotated secret within and after its window. Signers: tests/vendor_
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
@@ -171,3 +172,14 @@ def test_every_topic_is_stored_once_with_its_kind_and_signed_amount(
     assert post(delivery).json() == {"status": "duplicate", "event_id": first["event_id"]}
     rows = as_tenant(main_db.app, s.tenant["tenant_id"], "SELECT kind, amount_minor FROM api.events")
     assert rows == [(kind, minor)]
+
+
+@pytest.mark.parametrize("vendor", ["shopify", "standard"])
+def test_concurrent_redeliveries_store_one_event_and_agree_on_its_id(vendor, make_sender, main_db) -> None:
+    s = make_sender(vendor)
+    delivery = s.deliver(s.sample())
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = [r.json() for r in pool.map(lambda _: post(delivery), range(16))]
+    assert sorted(a["status"] for a in answers) == ["accepted"] + ["duplicate"] * 15
+    assert len({a["event_id"] for a in answers}) == 1
+    assert stored(main_db, s.tenant) == (1, 0)

@@ -1,6 +1,6 @@
 -- Vendor signature checks in SQL (SPEC §5 step 2), with published test vectors where they exist.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT has_function('skeldir', '_secure_equal', ARRAY['bytea', 'bytea'], 'constant-time comparison exists');
 SELECT has_function('skeldir', '_hmac_base64_valid', ARRAY['text', 'bytea', 'text[]'], 'base64 HMAC check exists');
@@ -26,6 +26,8 @@ SELECT ok(NOT skeldir._hmac_base64_valid('97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC
 SELECT is(skeldir._html_entity_decode('s3cr&amp;t&lt;&gt;&quot;&#039;&#x41;&#66;'), 's3cr&t<>"''AB',
           'WooCommerce secret: HTML entities decoded like wp_specialchars_decode');
 SELECT is(skeldir._html_entity_decode('&amp;lt;'), '&lt;', 'decoding is single-pass (&amp;lt; -> &lt;)');
+SELECT is(skeldir._html_entity_decode('a&#0;b&#xD800;c&#9999999;'), 'a&#0;b&#xD800;c&#9999999;',
+          'references that are not characters are left as written (never an error)');
 
 -- Standard Webhooks reference vector (secret, msg id, timestamp, payload, v1 signature).
 SELECT ok(skeldir._standard_signature_valid(
