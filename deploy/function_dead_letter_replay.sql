@@ -16,10 +16,14 @@ RETURNS TABLE (dead_event_id bigint, tenant_id uuid, tenant_slug text, vendor te
                replay_outcome text, replay_event_id bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _t record;
+    _t    record;
+    _only uuid;
 BEGIN
+    IF dead_letter_list.tenant IS NOT NULL THEN
+        _only := skeldir._tenant_lookup(dead_letter_list.tenant);  -- SK404 for an unknown tenant
+    END IF;
     FOR _t IN SELECT t.id, t.slug FROM skeldir.tenants AS t
-               WHERE dead_letter_list.tenant IS NULL OR t.id = skeldir._tenant_lookup(dead_letter_list.tenant)
+               WHERE _only IS NULL OR t.id = _only
                ORDER BY t.slug LOOP
         PERFORM pg_catalog.set_config('app.current_tenant_id', _t.id::text, true);
         RETURN QUERY
