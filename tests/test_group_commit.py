@@ -80,3 +80,37 @@ def test_enqueue_still_notifies_listeners_and_skips_while_another_writer_holds_t
         holder.commit()
         channels = [n.channel for n in listener.notifies(timeout=10, stop_after=1)]
     assert channels == ["pgmq.q_attribution.INSERT"]
+
+
+def test_a_delivery_the_driver_refuses_fails_alone_and_its_batch_neighbours_are_stored(clone: Database) -> None:
+    import asyncio
+
+    import orjson
+    from psycopg_pool import AsyncConnectionPool
+
+    from skeldir.batching import Delivery, GroupCommit
+
+    with psycopg.connect(clone.migration, autocommit=True) as conn:
+        tenant = conn.execute("SELECT endpoint_tokens, secrets FROM api.tenant_create('Batch neighbours')").fetchone()
+    assert tenant is not None
+    token, secret = tenant[0]["stripe"], tenant[1]["stripe"]
+
+    def delivery(endpoint_token: str) -> Delivery:
+        headers, body = signed(secret)
+        return Delivery("stripe", ROUTE, orjson.dumps(headers).decode(), body, endpoint_token)
+
+    async def run() -> list[object]:
+        async with AsyncConnectionPool(clone.app, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+            group = GroupCommit(pool, max_batch=32, flushers=1)  # one flusher: all four form one batch
+            batch = [delivery(token), delivery("tok\x00en"), delivery(token), delivery(token)]
+            return await asyncio.gather(*(group.receive(d) for d in batch), return_exceptions=True)
+
+    answers = asyncio.run(run())
+    assert [a[1] if isinstance(a, tuple) else type(a).__name__ for a in answers] == [
+        "accepted",
+        "DataError",
+        "accepted",
+        "accepted",
+    ]
+    with psycopg.connect(clone.admin) as conn:
+        assert conn.execute("SELECT count(*) FROM skeldir.attribution_events").fetchone() == (3,)

@@ -54,11 +54,25 @@ def assert_fully_accounted(main_db: Database, result: dict, planned: int) -> Non
 
 
 def test_fixed_rate_run_matches_every_response_to_a_stored_row(shell: str, main_db: Database, tmp_path: Path) -> None:
-    proc, result = loadtest(main_db, shell, tmp_path / "rate.json", "--rate", "40", "--duration", "3", "--tenants", "2")
+    vendors = "stripe,shopify,woocommerce,standard"
+    proc, result = loadtest(
+        main_db,
+        shell,
+        tmp_path / "rate.json",
+        "--rate",
+        "40",
+        "--duration",
+        "3",
+        "--tenants",
+        "2",
+        "--vendors",
+        vendors,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "accounting OK" in proc.stdout
     assert_fully_accounted(main_db, result, 120)
     assert result["shell_rss_peak_mb"] > 0
+    assert result["vendors"] == vendors.split(",")
 
 
 def test_flat_out_wrk_run_sends_each_presigned_request_exactly_once(

@@ -11,7 +11,9 @@ call returns after COMMIT; synchronous_commit is on), so a 2xx still means durab
 A delivery whose subtransaction raised a retryable SQLSTATE (class 40: deadlock or
 serialization failure; 55P03: it waited too long for a lock another batch holds) is
 retried once on its own, after its batch committed; any other
-error reaches the caller as the ``psycopg.Error`` a single call would have raised.
+error reaches the caller as the ``psycopg.Error`` a single call would have raised. When
+the batch call itself fails before running (the driver or a parameter cast refuses one
+delivery's value), every delivery of it is run alone, so only the bad one fails.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import asyncio
 from dataclasses import dataclass
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir.config import env
 
@@ -119,12 +121,23 @@ class GroupCommit:
                     prepare=True,
                 )
                 rows = await cur.fetchall()
-        except BaseException as exc:  # the pool or the connection failed: every waiter learns it
+        except (psycopg.OperationalError, PoolTimeout) as exc:  # database unreachable: every waiter learns it
             for _, future in batch:
                 settle(future, exc)
-            if not isinstance(exc, Exception):
-                raise
             return
+        except psycopg.Error as exc:
+            if len(batch) == 1:
+                settle(batch[0][1], exc)
+                return
+            # One delivery made the whole call fail before any ran (a value the driver or a
+            # parameter cast refuses, e.g. a NUL in a header): each one runs alone instead,
+            # so it fails alone.
+            await self._each_alone(batch)
+            return
+        except BaseException as exc:
+            for _, future in batch:
+                settle(future, exc)
+            raise
         retry = []
         for ord_, http_status, outcome, response, sqlstate in rows:
             delivery, future = batch[ord_ - 1]
@@ -135,6 +148,13 @@ class GroupCommit:
             else:
                 settle(future, DeliveryError(sqlstate))
         for delivery, future in retry:
+            try:
+                settle(future, await self._single(delivery))
+            except Exception as exc:
+                settle(future, exc)
+
+    async def _each_alone(self, batch: list[tuple[Delivery, asyncio.Future[Answer]]]) -> None:
+        for delivery, future in batch:
             try:
                 settle(future, await self._single(delivery))
             except Exception as exc:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from skeldir import tenants
 from skeldir.cluster import Cluster, ClusterError, last_line, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
 from skeldir.errors import CliError
@@ -272,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(tenant, "create", cmd_tenant_create, "create a tenant: API key (shown once), endpoints, secrets")
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    tenants.register_tenant(tenant, add)
+    tenants.register_dlq(sub, add)
 
     p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
     p.add_argument("--host", default="127.0.0.1")
@@ -327,4 +330,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m skeldir.cli` runs this file as __main__: call the importable module's main so
+    # that CliError raised by skeldir.admin / skeldir.tenants is the class caught there.
+    from skeldir.cli import main as importable_main
+
+    sys.exit(importable_main())

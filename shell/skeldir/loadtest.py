@@ -22,8 +22,10 @@ rate as a fraction of that ceiling, measured in the same run.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import html
 import json
 import os
 import random
@@ -104,9 +106,96 @@ def stripe_malformed(event_id: str, created: int, rng: random.Random) -> bytes:
     return compact(doc)
 
 
-def stripe_sign(body: bytes, secret: str, now: int) -> dict[str, str]:
+def stripe_sign(body: bytes, secret: str, now: int, delivery_id: str) -> dict[str, str]:
     digest = hmac.new(secret.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
     return {"Stripe-Signature": f"t={now},v1={digest}"}
+
+
+def truncated(build: Callable[[str, int, random.Random], dict[str, Any]]) -> Callable[..., bytes]:
+    """Signed but not JSON: the vendor's document cut short."""
+    return lambda event_id, created, rng: compact(build(event_id, created, rng))[:-9]
+
+
+def b64_hmac(key: bytes, body: bytes) -> str:
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+
+
+def shopify_body(event_id: str, created: int, rng: random.Random) -> dict[str, Any]:
+    """orders/create; order ids exceed 2^53 and money is a decimal string, as Shopify sends them."""
+    return {
+        "id": 2**60 + rng.randrange(10**12),
+        "email": f"buyer{rng.randrange(10**6)}@example.com",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(created)),
+        "currency": "USD",
+        "total_price": rng.choice(("19.99", "49.00", "120.50")),
+        "landing_site": "/products/a?utm_source=facebook&utm_medium=social&utm_campaign=spring",
+        "referring_site": "https://www.facebook.com/",
+        "source_name": "web",
+        "note_attributes": [],
+    }
+
+
+def shopify_sign(body: bytes, secret: str, now: int, delivery_id: str) -> dict[str, str]:
+    return {
+        "X-Shopify-Hmac-Sha256": b64_hmac(secret.encode(), body),
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Webhook-Id": delivery_id,
+        "X-Shopify-Shop-Domain": "load.example",
+    }
+
+
+def woocommerce_body(event_id: str, created: int, rng: random.Random) -> dict[str, Any]:
+    """A completed order; WooCommerce dedupes on resource id + topic + modified time."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return {
+        "id": int(hashlib.sha256(event_id.encode()).hexdigest()[:12], 16),
+        "status": "completed",
+        "currency": "EUR",
+        "total": rng.choice(("9.90", "49.90", "250.00")),
+        "date_created_gmt": stamp,
+        "date_modified_gmt": stamp,
+        "date_completed_gmt": stamp,
+        "billing": {"first_name": "Ana", "email": "ana@example.com"},
+        "meta_data": [
+            {"id": 1, "key": "_wc_order_attribution_utm_source", "value": "newsletter"},
+            {"id": 2, "key": "_wc_order_attribution_utm_medium", "value": "email"},
+        ],
+        "refunds": [],
+    }
+
+
+def woocommerce_sign(body: bytes, secret: str, now: int, delivery_id: str) -> dict[str, str]:
+    return {
+        "X-WC-Webhook-Signature": b64_hmac(html.unescape(secret).encode(), body),
+        "X-WC-Webhook-Topic": "order.updated",
+        "X-WC-Webhook-Resource": "order",
+        "X-WC-Webhook-Event": "updated",
+        "X-WC-Webhook-ID": "7",
+        "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
+
+
+def standard_body(event_id: str, created: int, rng: random.Random) -> dict[str, Any]:
+    """Skeldir's canonical event JSON, as a custom store sends it over Standard Webhooks."""
+    return {
+        "type": "order.created",
+        "order_ref": f"o-{event_id}",
+        "amount": rng.choice(("12.34", "99.00")),
+        "currency": "USD",
+        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+        "attribution": {"utm_source": "google", "utm_medium": "cpc"},
+        "customer_email": "c@example.com",
+    }
+
+
+def standard_sign(body: bytes, secret: str, now: int, delivery_id: str) -> dict[str, str]:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{delivery_id}.{now}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "webhook-id": delivery_id,
+        "webhook-timestamp": str(now),
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }
 
 
 @dataclass(frozen=True)
@@ -116,16 +205,16 @@ class VendorProfile:
     event_id: Callable[[str], str]
     body: Callable[[str, int, random.Random], dict[str, Any]]
     malformed: Callable[[str, int, random.Random], bytes]
-    sign: Callable[[bytes, str, int], dict[str, str]]
+    sign: Callable[[bytes, str, int, str], dict[str, str]]  # body, secret, now, delivery id
 
 
+# PayPal is not here yet: its deliveries need an RSA key whose certificate is pinned on the
+# tenant (api.tenant_secret_set) and are verified in the shell, not by an HMAC.
 VENDORS: dict[str, VendorProfile] = {
-    "stripe": VendorProfile(
-        event_id=lambda unique: f"evt_{unique}",
-        body=stripe_body,
-        malformed=stripe_malformed,
-        sign=stripe_sign,
-    ),
+    "stripe": VendorProfile(lambda u: f"evt_{u}", stripe_body, stripe_malformed, stripe_sign),
+    "shopify": VendorProfile(lambda u: f"whk-{u}", shopify_body, truncated(shopify_body), shopify_sign),
+    "woocommerce": VendorProfile(lambda u: f"wc-{u}", woocommerce_body, truncated(woocommerce_body), woocommerce_sign),
+    "standard": VendorProfile(lambda u: f"msg_{u}", standard_body, truncated(standard_body), standard_sign),
 }
 
 
@@ -177,7 +266,8 @@ def build_deliveries(
         else:
             kind, body = "new", compact(profile.body(event_id, stamp, rng))
         path = urlsplit(tenant["endpoints"][vendor]).path
-        headers = {"Content-Type": "application/json", **profile.sign(body, tenant["secrets"][vendor], stamp)}
+        signed = profile.sign(body, tenant["secrets"][vendor], stamp, event_id)
+        headers = {"Content-Type": "application/json", **signed}
         delivery = Delivery(vendor, kind, path, headers, body)
         if kind == "new":
             sent_valid.append(delivery)
