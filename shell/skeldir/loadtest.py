@@ -359,7 +359,7 @@ class QueueLag:
             with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
                 while not self._stop.wait(1.0):
                     row = conn.execute(
-                        "SELECT queue_length, oldest_msg_age_sec FROM pgmq.metrics(%s)", [self.queue]
+                        "SELECT depth, oldest_age_seconds FROM api.queue_metrics() WHERE queue_name = %s", [self.queue]
                     ).fetchone()
                     if row:
                         self.peak_length = max(self.peak_length, row[0] or 0)
@@ -750,10 +750,10 @@ def run(opts: Options) -> dict[str, Any]:
     with (
         ProcessSampler(pid) as shell,
         GucProbe(opts.app_dsn, probe_tenant["tenant_id"]) as probe,
-        QueueLag(opts.migration_dsn) as lag,
+        QueueLag(opts.app_dsn) as lag,
     ):
         if opts.flat_out:
-            limit = max(60.0, count / 200.0)
+            limit = max(120.0, count / 50.0)  # wrk's -d: only a safety net, the run ends when all answered
             tally, extra = run_wrk(opts.url, deliveries, opts.connections, opts.threads, limit)
             elapsed, latency = extra["elapsed_s"], extra["latency_ms"]
             generator = {"tool": "wrk", "cpu_s": round(extra["generator_cpu_s"], 3)}
