@@ -36,8 +36,7 @@ def runtime_dsn() -> str:
     if c.is_running():
         return c.dsn("app_user")
     raise CliError(
-        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
-        "(start it with: skeldir db up)"
+        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running (start it with: skeldir db up)"
     )
 
 
@@ -238,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(demo, "curl", cmd_demo_curl, "print a curl with a fresh valid Stripe signature")
     add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
+    from skeldir import prove
+
+    prove.add_parser(sub)
     return parser
 
 

@@ -23,6 +23,7 @@ ENV_DOC = {
     "SKELDIR_PUBLIC_URL": "base URL printed in endpoint URLs (default: http://127.0.0.1:8000)",
     "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
     "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
+    "SKELDIR_PROVE_FAULT": "test only: 'identity' grants BYPASSRLS in prove's own cluster to prove the gate fails",
 }
 
 

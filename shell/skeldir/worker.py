@@ -191,8 +191,7 @@ def run(
     unknown = [q for q in queues if q not in SQL_QUEUES]
     if unknown or not queues:
         print(
-            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; "
-            f"choose from {','.join(SQL_QUEUES)}",
+            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; choose from {','.join(SQL_QUEUES)}",
             file=sys.stderr,
         )
         return 2

@@ -1,0 +1,59 @@
+-- Named queries of `skeldir prove` (loaded by skeldir.prove.query). Each starts with
+-- `-- name: NAME` and names the role it runs as. Only prove's own throwaway cluster sees them.
+
+-- name: sessions
+-- as superuser: what the server says each running process's connections are (SPEC §3).
+-- application_name is set by prove in the DSN it hands to each process.
+SELECT a.application_name,
+       a.usename::text AS role_name,
+       r.rolsuper AS is_superuser,
+       r.rolbypassrls AS bypass_rls,
+       (SELECT count(*) FROM pg_catalog.pg_class WHERE relowner = r.oid)
+     + (SELECT count(*) FROM pg_catalog.pg_proc WHERE proowner = r.oid)
+     + (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspowner = r.oid)
+     + (SELECT count(*) FROM pg_catalog.pg_type WHERE typowner = r.oid)
+     + (SELECT count(*) FROM pg_catalog.pg_database WHERE datdba = r.oid) AS owned_objects,
+       count(*) AS connections
+  FROM pg_catalog.pg_stat_activity AS a
+  JOIN pg_catalog.pg_roles AS r ON r.oid = a.usesysid
+ WHERE a.application_name = ANY (%(names)s)
+ GROUP BY 1, 2, 3, 4, 5
+ ORDER BY 1, 2;
+
+-- name: fault_grant_bypassrls
+-- as superuser, only when SKELDIR_PROVE_FAULT=identity: the deliberate break of the identity gate.
+ALTER ROLE app_user BYPASSRLS;
+
+-- name: fault_revoke_bypassrls
+ALTER ROLE app_user NOBYPASSRLS;
+
+-- name: versions
+-- as superuser.
+SELECT pg_catalog.current_setting('server_version') AS postgres,
+       (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') AS pg_cron;
+
+-- name: leftover_schemas
+-- as superuser, after sqitch revert: none of ours may remain.
+SELECT n.nspname::text FROM pg_catalog.pg_namespace AS n WHERE n.nspname IN ('skeldir', 'api', 'pgmq') ORDER BY 1;
+
+-- name: tenant_counts
+-- as app_user, after api.tenant_set in the same transaction.
+SELECT (SELECT count(*) FROM api.events) AS events, (SELECT count(*) FROM api.dead_letters) AS dead_letters;
+
+-- name: tenant_event
+-- as app_user under the tenant GUC.
+SELECT vendor, kind, vendor_event_id, amount_minor, currency FROM api.events WHERE event_id = %(event_id)s;
+
+-- name: tenant_allocations
+-- as app_user under the tenant GUC.
+SELECT channel, amount_minor FROM api.allocations WHERE event_id = %(event_id)s ORDER BY channel;
+
+-- name: tenant_daily_revenue
+-- as app_user under the tenant GUC.
+SELECT coalesce(sum(order_minor), 0) AS order_minor, coalesce(sum(payment_minor), 0) AS payment_minor,
+       coalesce(sum(refund_minor), 0) AS refund_minor, coalesce(sum(event_count), 0) AS event_count
+  FROM api.daily_revenue;
+
+-- name: matview_refresh_dirty
+-- as migration_owner: what the pg_cron pulse does, when no worker refresh has happened yet.
+SELECT view_name, outcome FROM skeldir.matview_refresh_dirty('prove');
