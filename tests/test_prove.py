@@ -172,3 +172,67 @@ def record(name: str, status: str, required: bool = True) -> dict:
 )
 def test_verdict_never_counts_an_unavailable_gate_as_passed(records, allow, expected) -> None:
     assert prove.verdict(records, allow) == expected
+
+
+def offline_context(tmp_path: Path) -> prove.Context:
+    """A Context over a cluster folder with logs only: for gates that read files, no server."""
+    from skeldir.cluster import Cluster
+    from skeldir.config import Settings
+
+    cluster = Cluster(Settings(**{**Settings.from_env().__dict__, "home": tmp_path / "home"}))
+    cluster.log_file.parent.mkdir(parents=True)
+    cluster.log_file.write_text("2026-11-23 LOG:  checkpoint complete\n")
+    pack = tmp_path / "pack"
+    (pack / "logs").mkdir(parents=True)
+    (pack / "logs" / "shell.log").write_text("shell connecting as app_user\n")
+    return prove.Context(cluster=cluster, pack=pack, quick=True)
+
+
+def test_hygiene_gate_passes_clean_logs(tmp_path: Path) -> None:
+    ctx = offline_context(tmp_path)
+    ctx.sensitive.add("whsec_not_in_any_log")
+    figures = prove.gate_hygiene(ctx)
+    assert figures["findings"] == 0
+    assert set(figures["files"]) == {"postgres.log", "shell.log"}
+
+
+@pytest.mark.parametrize(
+    ("log", "line"),
+    [
+        ("shell.log", "webhook from buyer prove.1234@example.com"),  # a value sent during the run
+        ("worker.log", "secret whsec_0123456789abcdef leaked"),  # any webhook secret shape
+        ("shell.log", "Stripe-Signature: t=1,v1=" + "ab" * 32),
+        ("postgres.log", "connection to postgresql://app_user:hunter2@127.0.0.1/skeldir"),
+        ("postgres.log", "password PASSWORD-OF-APP-USER"),  # a role password
+    ],
+)
+def test_hygiene_gate_fails_on_a_secret_or_pii_in_any_log(tmp_path: Path, log: str, line: str) -> None:
+    ctx = offline_context(tmp_path)
+    ctx.sensitive.add("prove.1234@example.com")
+    passwords = ctx.cluster.passwords()
+    line = line.replace("PASSWORD-OF-APP-USER", passwords["app_user"])
+    target = ctx.cluster.log_file if log == "postgres.log" else ctx.pack / "logs" / log
+    with target.open("a") as fh:
+        fh.write(line + "\n")
+    with pytest.raises(prove.GateFailed):
+        prove.gate_hygiene(ctx)
+    findings = (ctx.pack / "gates" / "hygiene" / "findings.json").read_text()
+    assert json.loads(findings)
+    for leaked in ("@example.com", "whsec_", "v1=", "hunter2", passwords["app_user"]):
+        assert leaked not in findings  # findings carry hashes, never the value
+
+
+def test_run_gate_reports_unavailable_and_crashing_gates_honestly(tmp_path: Path) -> None:
+    ctx = offline_context(tmp_path)
+
+    def unavailable(_: prove.Context) -> dict:
+        raise prove.NotAvailable("feature X is not in this build")
+
+    def crashing(_: prove.Context) -> dict:
+        raise KeyError("boom")
+
+    first = prove.run_gate(prove.Gate("x", unavailable), ctx)
+    assert first["status"] == "not_available" and first["figures"] == {}
+    assert first["reason"] == "feature X is not in this build"
+    second = prove.run_gate(prove.Gate("y", crashing), ctx)
+    assert second["status"] == "failed" and "KeyError" in second["reason"]
