@@ -236,3 +236,35 @@ def test_run_gate_reports_unavailable_and_crashing_gates_honestly(tmp_path: Path
     assert first["reason"] == "feature X is not in this build"
     second = prove.run_gate(prove.Gate("y", crashing), ctx)
     assert second["status"] == "failed" and "KeyError" in second["reason"]
+
+
+def test_dashboards_gate_runs_each_file_under_a_tenant_and_requires_rows(
+    cluster, new_tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    from support import dumps, stripe_event, stripe_signature
+
+    tenant = new_tenant()
+    body = dumps(stripe_event())
+    signature = stripe_signature(body, tenant["secrets"]["stripe"])
+    response = httpx.post(tenant["endpoints"]["stripe"], content=body, headers={"Stripe-Signature": signature})
+    assert response.status_code == 200
+    folder = tmp_path / "dashboards"
+    folder.mkdir()
+    (folder / "events.sql").write_text("SELECT vendor, count(*) AS events FROM api.events GROUP BY vendor;\n")
+    monkeypatch.setattr(prove, "cli_commands", lambda: set())  # the psql path of SPEC §8
+    monkeypatch.setattr(prove, "dashboard_files", lambda: sorted(folder.glob("*.sql")))
+    ctx = prove.Context(cluster=cluster, pack=tmp_path / "pack", quick=True, tenants=[tenant])
+
+    figures = prove.gate_dashboards(ctx)
+    assert figures["rows"] == {"events": 1} and figures["via"] == "psql"
+    assert (tmp_path / "pack" / "gates" / "dashboards" / "events.csv").read_text() == "vendor,events\nstripe,1\n"
+
+    other = prove.Context(cluster=cluster, pack=tmp_path / "pack2", quick=True, tenants=[new_tenant("Quiet")])
+    with pytest.raises(prove.GateFailed, match="empty: \\['events'\\]"):
+        prove.gate_dashboards(other)  # a tenant with no events: the dashboard returns no rows
+
+    (folder / "broken.sql").write_text("SELECT * FROM skeldir.attribution_events;\n")  # app_user may not
+    with pytest.raises(prove.GateFailed, match="broken"):
+        prove.gate_dashboards(ctx)

@@ -57,3 +57,18 @@ SELECT coalesce(sum(order_minor), 0) AS order_minor, coalesce(sum(payment_minor)
 -- name: matview_refresh_dirty
 -- as migration_owner: what the pg_cron pulse does, when no worker refresh has happened yet.
 SELECT view_name, outcome FROM skeldir.matview_refresh_dirty('prove');
+
+-- name: poison_pill_send
+-- as migration_owner (owner of pgmq): a task that always fails, to prove the capture path.
+SELECT pgmq.send('attribution', pg_catalog.jsonb_build_object('task', 'poison_pill', 'tenant_id', %(tenant_id)s::text))
+    AS msg_id;
+
+-- name: failed_job
+-- as migration_owner under the tenant GUC (the table FORCEs row-level security).
+SELECT task_name, queue, retry_count, status, error_message
+  FROM skeldir.worker_failed_jobs
+ WHERE queue = 'attribution' AND task_id = %(msg_id)s;
+
+-- name: queued_message
+-- as migration_owner: is the message still in its queue?
+SELECT count(*) AS queued FROM pgmq.q_attribution WHERE msg_id = %(msg_id)s;
