@@ -261,6 +261,15 @@ def drop_database(cluster: Cluster, database: str) -> None:
 # -- gate: identity ------------------------------------------------------------------
 
 
+def identity_of(cluster: Cluster, role: str) -> dict[str, Any]:
+    with psycopg.connect(cluster.admin_dsn(), row_factory=dict_row) as conn:
+        conn.execute(query("set_role"), {"role": role})
+        row = conn.execute(query("session_identity")).fetchone()
+        conn.rollback()
+    assert row is not None
+    return {k: row[k] for k in ("is_superuser", "bypass_rls", "owned_objects")}
+
+
 def gate_identity(ctx: Context) -> dict[str, Any]:
     """Live shell and worker connections are app_user, not superuser, no BYPASSRLS, own nothing;
     a privileged DSN makes serve and worker refuse to start (exit 2, one line)."""
@@ -278,10 +287,12 @@ def gate_identity(ctx: Context) -> dict[str, Any]:
             20,
             "shell and worker sessions did not both appear in pg_stat_activity",
         )
+        assert isinstance(sessions, list)
+        for session in sessions:  # what api.session_identity() says of each role, as that role
+            session.update(identity_of(ctx.cluster, session["role_name"]))
     finally:
         if fault:
             admin_rows(ctx.cluster, "fault_revoke_bypassrls")
-    assert isinstance(sessions, list)
     write_json(ctx.evidence("identity", "sessions.json"), sessions)
     bad = [
         s
@@ -375,6 +386,15 @@ def gate_schema(ctx: Context) -> dict[str, Any]:
 # -- gate: pgTAP ---------------------------------------------------------------------
 
 
+def pg_prove_connection(dsn: str) -> list[str]:
+    """pg_prove passes --dbname through prove's key=value options, which mangle a URI: split it."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(dsn)
+    flags = {"host": "--host", "port": "--port", "user": "--username", "dbname": "--dbname"}
+    return [arg for key, flag in flags.items() if key in info for arg in (flag, str(info[key]))]
+
+
 def pgtap_suites() -> list[Path]:
     return sorted((PROJECT_DIR / "tests" / "pgtap").glob("*.sql"))
 
@@ -398,7 +418,7 @@ def gate_pgtap(ctx: Context) -> dict[str, Any]:
         recreate_database(c, clone, template=TEMPLATE_DATABASE)
         try:
             run = subprocess.run(
-                ["pg_prove", "--verbose", "--failures", "-d", c.admin_dsn(clone), str(suite)],
+                ["pg_prove", "--verbose", "--failures", *pg_prove_connection(c.admin_dsn(clone)), str(suite)],
                 capture_output=True,
                 text=True,
             )

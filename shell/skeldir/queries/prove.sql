@@ -2,23 +2,21 @@
 -- `-- name: NAME` and names the role it runs as. Only prove's own throwaway cluster sees them.
 
 -- name: sessions
--- as superuser: what the server says each running process's connections are (SPEC §3).
+-- as superuser: the roles the server says each running process's connections are (SPEC §3).
 -- application_name is set by prove in the DSN it hands to each process.
-SELECT a.application_name,
-       a.usename::text AS role_name,
-       r.rolsuper AS is_superuser,
-       r.rolbypassrls AS bypass_rls,
-       (SELECT count(*) FROM pg_catalog.pg_class WHERE relowner = r.oid)
-     + (SELECT count(*) FROM pg_catalog.pg_proc WHERE proowner = r.oid)
-     + (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspowner = r.oid)
-     + (SELECT count(*) FROM pg_catalog.pg_type WHERE typowner = r.oid)
-     + (SELECT count(*) FROM pg_catalog.pg_database WHERE datdba = r.oid) AS owned_objects,
-       count(*) AS connections
+SELECT a.application_name, a.usename::text AS role_name, count(*) AS connections
   FROM pg_catalog.pg_stat_activity AS a
-  JOIN pg_catalog.pg_roles AS r ON r.oid = a.usesysid
  WHERE a.application_name = ANY (%(names)s)
- GROUP BY 1, 2, 3, 4, 5
+ GROUP BY 1, 2
  ORDER BY 1, 2;
+
+-- name: set_role
+-- as superuser, in a transaction: become the role (SET LOCAL ROLE) so that the next query describes it.
+SELECT pg_catalog.set_config('role', %(role)s, true);
+
+-- name: session_identity
+-- the same function the shell and the worker assert at start-up.
+SELECT role_name, is_superuser, bypass_rls, owned_objects FROM api.session_identity();
 
 -- name: fault_grant_bypassrls
 -- as superuser, only when SKELDIR_PROVE_FAULT=identity: the deliberate break of the identity gate.
