@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import hmac
 import importlib.metadata
@@ -246,6 +247,12 @@ def schema_dump(cluster: Cluster, database: str) -> str:
     return re.sub(r"\n{2,}", "\n", "\n".join(lines))
 
 
+def plan_changes() -> list[str]:
+    """The change names of sqitch.plan, in order."""
+    lines = (PROJECT_DIR / "sqitch.plan").read_text().splitlines()
+    return [line.split()[0] for line in lines if line and line[0] not in "%#@"]
+
+
 def recreate_database(cluster: Cluster, database: str, template: str | None = None) -> None:
     with psycopg.connect(cluster.admin_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -368,7 +375,7 @@ def gate_schema(ctx: Context) -> dict[str, Any]:
     finally:
         log.close()
         drop_database(c, database)
-    changes = [line for line in (PROJECT_DIR / "sqitch.plan").read_text().splitlines() if line and line[0] not in "%#@"]
+    changes = plan_changes()
     figures = {
         "changes": len(changes),
         "schema_sha256": hashlib.sha256(first.encode()).hexdigest(),
@@ -456,9 +463,22 @@ class Delivery:
     sensitive: list[str]  # values that must never appear in a log (signatures, PII)
 
 
-def stripe_delivery(tenant: dict, amount_minor: int = 4200) -> Delivery:
+def _email() -> str:
+    return f"prove.{secrets.token_hex(4)}@example.com"
+
+
+def _b64_hmac(key: bytes, body: bytes) -> str:
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+
+
+def _json(doc: dict) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def stripe_delivery(ctx: Context | None, tenant: dict, amount_minor: int = 4200) -> Delivery:
+    """Stripe: HMAC-SHA256 hex over `t.body` keyed by the whole whsec_ string."""
     now = int(time.time())
-    email = f"prove.{secrets.token_hex(4)}@example.com"
+    email = _email()
     event = {
         "id": f"evt_prove_{secrets.token_hex(8)}",
         "type": "payment_intent.succeeded",
@@ -474,7 +494,7 @@ def stripe_delivery(tenant: dict, amount_minor: int = 4200) -> Delivery:
             }
         },
     }
-    body = json.dumps(event, separators=(",", ":")).encode()
+    body = _json(event)
     digest = hmac.new(tenant["secrets"]["stripe"].encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
     return Delivery(
         url=tenant["endpoints"]["stripe"],
@@ -488,9 +508,192 @@ def stripe_delivery(tenant: dict, amount_minor: int = 4200) -> Delivery:
     )
 
 
-# vendor -> builder of one valid signed delivery for a tenant. Vendors without an entry are
-# reported as not_available; the vendors work adds shopify, woocommerce, paypal, standard here.
-E2E_DELIVERIES: dict[str, Callable[[dict], Delivery]] = {"stripe": stripe_delivery}
+def shopify_delivery(ctx: Context | None, tenant: dict) -> Delivery:
+    """Shopify orders/create: base64 HMAC-SHA256 of the body; dedupe on X-Shopify-Webhook-Id."""
+    email = _email()
+    order = {
+        "id": 820982911946154508 + secrets.randbelow(10**6),  # beyond 2^53: no float parsing anywhere
+        "email": email,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "currency": "USD",
+        "total_price": "199.99",
+        "landing_site": "/products/a?utm_source=facebook&utm_medium=social&utm_campaign=prove",
+        "referring_site": "https://www.facebook.com/",
+        "source_name": "web",
+        "note_attributes": [],
+    }
+    body = _json(order)
+    signature = _b64_hmac(tenant["secrets"]["shopify"].encode(), body)
+    return Delivery(
+        url=tenant["endpoints"]["shopify"],
+        headers={
+            "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Shop-Domain": "prove.myshopify.com",
+            "Content-Type": "application/json",
+        },
+        body=body,
+        vendor_event_id=None,
+        kind="order",
+        amount_minor=19999,
+        currency="USD",
+        sensitive=[signature, email],
+    )
+
+
+def woocommerce_delivery(ctx: Context | None, tenant: dict) -> Delivery:
+    """WooCommerce order.updated (completed): base64 HMAC-SHA256 keyed by the entity-decoded secret."""
+    import html
+
+    email = _email()
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    order = {
+        "id": 100000 + secrets.randbelow(10**6),
+        "status": "completed",
+        "currency": "EUR",
+        "total": "49.90",
+        "date_created_gmt": now,
+        "date_modified_gmt": now,
+        "date_completed_gmt": now,
+        "billing": {"first_name": "Prove", "email": email},
+        "meta_data": [
+            {"id": 1, "key": "_wc_order_attribution_utm_source", "value": "newsletter"},
+            {"id": 2, "key": "_wc_order_attribution_utm_medium", "value": "email"},
+        ],
+        "refunds": [],
+    }
+    body = _json(order)
+    signature = _b64_hmac(html.unescape(tenant["secrets"]["woocommerce"]).encode(), body)
+    return Delivery(
+        url=tenant["endpoints"]["woocommerce"],
+        headers={
+            "X-WC-Webhook-Signature": signature,
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Resource": "order",
+            "X-WC-Webhook-Event": "updated",
+            "X-WC-Webhook-ID": "7",
+            "X-WC-Webhook-Delivery-ID": secrets.token_hex(8),
+            "Content-Type": "application/json",
+        },
+        body=body,
+        vendor_event_id=None,
+        kind="order",
+        amount_minor=4990,
+        currency="EUR",
+        sensitive=[signature, email],
+    )
+
+
+def standard_delivery(ctx: Context | None, tenant: dict) -> Delivery:
+    """Standard Webhooks: v1 base64 HMAC-SHA256 over `id.timestamp.body`, key = base64 after whsec_."""
+    email = _email()
+    doc = {
+        "type": "order.created",
+        "order_ref": f"o-{secrets.token_hex(6)}",
+        "amount": "12.34",
+        "currency": "USD",
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "attribution": {"utm_source": "google", "utm_medium": "cpc"},
+        "customer_email": email,
+    }
+    body = _json(doc)
+    msg_id, ts = f"msg_{secrets.token_hex(8)}", str(int(time.time()))
+    key = base64.b64decode(tenant["secrets"]["standard"].removeprefix("whsec_"))
+    signature = _b64_hmac(key, f"{msg_id}.{ts}.".encode() + body)
+    return Delivery(
+        url=tenant["endpoints"]["standard"],
+        headers={
+            "webhook-id": msg_id,
+            "webhook-timestamp": ts,
+            "webhook-signature": f"v1,{signature}",
+            "Content-Type": "application/json",
+        },
+        body=body,
+        vendor_event_id=None,
+        kind="order",
+        amount_minor=1234,
+        currency="USD",
+        sensitive=[signature, email],
+    )
+
+
+def paypal_delivery(ctx: Context | None, tenant: dict) -> Delivery:
+    """PayPal PAYMENT.CAPTURE.COMPLETED: RSA-SHA256 over `transmission_id|time|webhook_id|crc32(body)`,
+    checked against the tenant's pinned certificate (pinned here, as an operator would)."""
+    import zlib
+
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.x509.oid import NameOID
+    except ImportError as exc:
+        raise NotAvailable("the PayPal chain needs the cryptography package (pip install -e '.[test]')") from exc
+    if ctx is None:
+        raise NotAvailable("the PayPal chain pins a certificate and needs the run's context")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.paypal.prove")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now.replace(year=now.year - 1))
+        .not_valid_after(now.replace(year=now.year + 1))
+        .sign(key, hashes.SHA256())
+    )
+    webhook_id = f"WH-SUB-{secrets.token_hex(6)}"
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    with psycopg.connect(ctx.migration_dsn, autocommit=True) as conn:
+        pin = {"tenant_id": tenant["tenant_id"], "certificate": pem, "webhook_id": webhook_id}
+        conn.execute(query("paypal_pin"), pin)
+    doc = {
+        "id": f"WH-{secrets.token_hex(8)}",
+        "event_type": "PAYMENT.CAPTURE.COMPLETED",
+        "create_time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resource": {
+            "id": f"CAP{secrets.token_hex(6)}",
+            "amount": {"value": "10.50", "currency_code": "USD"},
+            "invoice_id": f"INV-{secrets.token_hex(3)}",
+            "custom_id": "utm_source=google&utm_medium=cpc",
+        },
+    }
+    body = _json(doc)
+    transmission_id, when = str(uuid.uuid4()), now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    message = f"{transmission_id}|{when}|{webhook_id}|{zlib.crc32(body)}".encode()
+    signature = base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+    return Delivery(
+        url=tenant["endpoints"]["paypal"],
+        headers={
+            "PAYPAL-TRANSMISSION-ID": transmission_id,
+            "PAYPAL-TRANSMISSION-TIME": when,
+            "PAYPAL-TRANSMISSION-SIG": signature,
+            "PAYPAL-CERT-URL": "https://api.paypal.com/v1/notifications/certs/CERT-prove",
+            "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+            "Content-Type": "application/json",
+        },
+        body=body,
+        vendor_event_id=None,
+        kind="payment",
+        amount_minor=1050,
+        currency="USD",
+        sensitive=[signature],
+    )
+
+
+# vendor -> builder of one valid signed delivery for a tenant of the run (SPEC §5 formulas).
+# A vendor without an entry, or one the shell answers 404 for, is reported not_available.
+E2E_DELIVERIES: dict[str, Callable[[Context | None, dict], Delivery]] = {
+    "stripe": stripe_delivery,
+    "shopify": shopify_delivery,
+    "woocommerce": woocommerce_delivery,
+    "paypal": paypal_delivery,
+    "standard": standard_delivery,
+}
 
 
 def e2e_chain(ctx: Context, vendor: str) -> dict[str, Any]:
@@ -499,10 +702,13 @@ def e2e_chain(ctx: Context, vendor: str) -> dict[str, Any]:
     builder = E2E_DELIVERIES.get(vendor)
     if builder is None:
         raise NotAvailable(f"no end-to-end delivery builder for {vendor} (skeldir.prove.E2E_DELIVERIES)")
+    change = f"function_webhook_map_{vendor}"
+    if change not in plan_changes():
+        raise NotAvailable(f"this build does not map {vendor} (no sqitch change {change})")
     httpx = _httpx()
     gate = f"e2e_{vendor}"
     tenant, other = ctx.tenant(f"Prove {vendor}"), ctx.tenant(f"Prove {vendor} other")
-    delivery = builder(tenant)
+    delivery = builder(ctx, tenant)
     ctx.sensitive.update(delivery.sensitive)
     steps: list[dict[str, Any]] = []
 
@@ -664,7 +870,7 @@ def gate_failure_database(ctx: Context) -> dict[str, Any]:
         observed["live"] = httpx.get(f"{ctx.shell_url}/health/live", timeout=5).status_code
         ready = httpx.get(f"{ctx.shell_url}/health/ready", timeout=10)
         observed["ready"] = {"status": ready.status_code, "body": ready.json()}
-        delivery = stripe_delivery(tenant)
+        delivery = stripe_delivery(ctx, tenant)
         ctx.sensitive.update(delivery.sensitive)
         webhook = httpx.post(delivery.url, content=delivery.body, headers=delivery.headers, timeout=15)
         observed["webhook"] = {"status": webhook.status_code, "retry_after": webhook.headers.get("retry-after")}
@@ -724,7 +930,7 @@ def gate_failure_worker(ctx: Context) -> dict[str, Any]:
         observed["detected_after_s"] = round(time.monotonic() - stopped_at, 2)
         down = httpx.get(url, timeout=10)
         observed["down"] = {"status": down.status_code, "body": down.json()}
-        delivery = stripe_delivery(tenant)
+        delivery = stripe_delivery(ctx, tenant)
         ctx.sensitive.update(delivery.sensitive)
         queued = httpx.post(delivery.url, content=delivery.body, headers=delivery.headers, timeout=15).json()
         observed["webhook_while_down"] = queued
@@ -771,7 +977,7 @@ def run_load(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
             return "malformed", b'{"id": "evt_malformed_' + str(i).encode() + b'", "type": '
         if roll == 8 and sent_valid:
             return "duplicate", sent_valid[i % len(sent_valid)]
-        body = stripe_delivery(tenant, amount_minor=1000 + i).body
+        body = stripe_delivery(ctx, tenant, amount_minor=1000 + i).body
         sent_valid.append(body)
         return "valid", body
 

@@ -70,3 +70,7 @@ SELECT task_name, queue, retry_count, status, error_message
 -- name: queued_message
 -- as migration_owner: is the message still in its queue?
 SELECT count(*) AS queued FROM pgmq.q_attribution WHERE msg_id = %(msg_id)s;
+
+-- name: paypal_pin
+-- as migration_owner: pin a tenant's PayPal signing certificate and webhook subscription id.
+SELECT tenant_id FROM api.tenant_secret_set(%(tenant_id)s, 'paypal', %(certificate)s, %(webhook_id)s);
