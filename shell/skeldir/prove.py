@@ -202,9 +202,10 @@ def _httpx():
     return httpx
 
 
-def http_status(url: str) -> int | None:
+def http_status(url: str, timeout: float = 10.0) -> int | None:
+    """The status of a GET, None when unreachable. Long timeout: /health/worker waits for a probe."""
     try:
-        return _httpx().get(url, timeout=2.0).status_code
+        return _httpx().get(url, timeout=timeout).status_code
     except _httpx().HTTPError:
         return None
 
