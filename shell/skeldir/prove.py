@@ -1104,9 +1104,48 @@ def run_load(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
-# The load runner: (ctx, rate, seconds) -> figures with the keys run_load returns. The issue 7
-# harness plugs in by replacing this entry (its figures are checked by the same accounting).
-LOAD_RUNNER: Callable[[Context, float, float], dict[str, Any]] = run_load
+def run_loadtest(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
+    """The issue 7 harness (``skeldir.loadtest``) when this build has it, else ``run_load``.
+    Its own accounting failures (bypass, loss, cross-tenant GUC leaks) fail the gate too."""
+    try:
+        from skeldir import loadtest  # type: ignore[attr-defined]
+    except ImportError:
+        return run_load(ctx, rate, seconds)
+    shell = ctx.processes.get("shell")
+    opts = loadtest.Options(
+        url=ctx.shell_url,
+        app_dsn=ctx.app_dsn,
+        migration_dsn=ctx.migration_dsn,
+        rate=rate,
+        duration=seconds,
+        shell_pid=shell.pid if shell else None,
+    )
+    result = loadtest.run(opts)
+    write_json(ctx.evidence("load", "loadtest.json"), result)
+    latency = result["latency_ms"]
+    return {
+        "target_rate": rate,
+        "seconds": seconds,
+        "sent": result["sent"],
+        "received": result["received"],
+        "achieved_rate": result["achieved_rate"],
+        "p50_ms": latency["p50"],
+        "p95_ms": latency["p95"],
+        "p99_ms": latency["p99"],
+        "max_ms": latency["max"],
+        "statuses": {str(k): v for k, v in result["statuses"].items()},
+        "outcomes": result["outcomes"],
+        "new_events": result["db_delta"]["events"],
+        "new_dead_letters": result["db_delta"]["dead_letters"],
+        "harness_failures": result["failures"],
+        "shell_rss_peak_mb": result.get("shell_rss_peak_mb"),
+        "harness": "skeldir.loadtest",
+    }
+
+
+# The load runner: (ctx, rate, seconds) -> figures with the keys run_load returns, checked by
+# gate_load's accounting (plus harness_failures when the runner reports its own).
+LOAD_RUNNER: Callable[[Context, float, float], dict[str, Any]] = run_loadtest
 
 
 def gate_load(ctx: Context) -> dict[str, Any]:
@@ -1122,6 +1161,7 @@ def gate_load(ctx: Context) -> dict[str, Any]:
         "accepted = new events": outcomes.get("accepted", 0) == figures["new_events"],
         "dead_lettered = new dead letters": outcomes.get("dead_lettered", 0) == figures["new_dead_letters"],
         "every request answered with a known outcome": set(outcomes) <= {"accepted", "duplicate", "dead_lettered"},
+        "harness reports no accounting failure": not figures.get("harness_failures"),
     }
     figures["checks"] = checks
     failed = [name for name, ok in checks.items() if not ok]
