@@ -1291,7 +1291,7 @@ GATES: list[Gate] = [
     Gate("identity", gate_identity),
     Gate("schema", gate_schema),
     Gate("pgtap", gate_pgtap),
-    *(Gate(f"e2e_{vendor}", e2e_gate(vendor)) for vendor in admin.VENDORS),
+    *(Gate(f"e2e_{vendor}", e2e_gate(vendor)) for vendor in E2E_DELIVERIES),
     Gate("e2e_llm", gate_e2e_llm),
     Gate("poison_pill", gate_poison_pill),
     Gate("load", gate_load),
@@ -1350,6 +1350,7 @@ def versions(cluster: Cluster) -> dict[str, Any]:
         "pg_prove": tool("pg_prove", "--version"),
         "skeldir": importlib.metadata.version("skeldir") if _installed("skeldir") else "source",
         "git_commit": tool("git", "-C", str(PROJECT_DIR), "rev-parse", "HEAD"),
+        "git_dirty": tool("git", "-C", str(PROJECT_DIR), "status", "--porcelain") not in ("unknown", "missing"),
     }
 
 
@@ -1470,7 +1471,10 @@ def run(out: Path | None, quick: bool, selected: list[str] | None, allow_unavail
             records.append(record)
             reason = f" ({record['reason']})" if record.get("reason") else ""
             print(f"  {record['status']:<13} {gate.name:<18} {record['duration_s']:>7.1f} s{reason}", flush=True)
-        found = versions(cluster)
+        try:
+            found = versions(cluster)
+        except (psycopg.Error, OSError) as exc:  # e.g. a gate left the server down: say so, keep the pack
+            found = {"error": f"{type(exc).__name__}: {exc}"}
     except GateFailed as exc:
         raise ProveError(f"could not start shell and worker: {exc}") from exc
     finally:
