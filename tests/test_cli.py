@@ -36,7 +36,7 @@ class Embedded:
     port: int
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and k != "SKELDIR_PUBLIC_URL"}
         env.update({"SKELDIR_HOME": str(self.home), "SKELDIR_PG_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
         env.update(extra)
         return env
@@ -210,9 +210,11 @@ def test_up_prints_a_working_signed_curl_and_ctrl_c_stops_shell_worker_and_datab
         pids = json.loads((embedded.home / "processes.json").read_text())
 
         sent = subprocess.run(["sh", "-c", curl], capture_output=True, text=True, timeout=30)
-        assert sent.returncode == 0, sent.stderr
+        assert sent.returncode == 0, sent.stderr + log.read_text()[-3000:]
         assert json.loads(sent.stdout)["status"] == "accepted", sent.stdout
         assert f":{http_port}/webhooks/stripe/ep_" in curl
+        # The worker binds its exporter after its own identity check, possibly after the shell is ready.
+        wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60)
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").status_code == 200
 
         os.killpg(up.pid, signal.SIGINT)

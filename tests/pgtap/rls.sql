@@ -148,11 +148,12 @@ DO $$
 DECLARE _t regclass;
 BEGIN
     FOR _t IN SELECT * FROM pg_temp.tenant_tables() LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO app_rw',
+                       (SELECT n.nspname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = _t));
         EXECUTE format('GRANT SELECT, INSERT ON %s TO app_rw', _t);
     END LOOP;
 END;
 $$;
-GRANT USAGE ON SCHEMA pgmq TO app_rw;
 
 SET LOCAL ROLE app_user;
 SELECT api.tenant_set(:'a_tenant_id') \g /dev/null
