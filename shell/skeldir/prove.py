@@ -1000,9 +1000,15 @@ def gate_failure_worker(ctx: Context) -> dict[str, Any]:
         ctx.sensitive.update(delivery.sensitive)
         queued = httpx.post(delivery.url, content=delivery.body, headers=delivery.headers, timeout=15).json()
         observed["webhook_while_down"] = queued
+        # The worker's exporter is gone with it: the shell's own metrics must not care.
+        exporter = f"http://127.0.0.1:{ctx.worker_metrics_port}/metrics"
+        observed["exporter_reachable"] = http_status(exporter, 2) is not None
+        observed["shell_metrics"] = http_status(f"{ctx.shell_url}/metrics")
     finally:
         ctx.start_worker()
+    restarted_at = time.monotonic()
     wait_until(lambda: http_status(url) == 200, 60, "/health/worker did not recover")
+    observed["recovered_after_restart_s"] = round(time.monotonic() - restarted_at, 2)
     allocated = wait_until(
         lambda: as_tenant(ctx.app_dsn, tenant["tenant_id"], "tenant_allocations", {"event_id": queued.get("event_id")}),
         60,
@@ -1014,8 +1020,15 @@ def gate_failure_worker(ctx: Context) -> dict[str, Any]:
         "200 with a live worker": observed["before"]["status"] == 200,
         "503 with the worker stopped": observed["down"]["status"] == 503,
         "webhook accepted while worker down": queued.get("status") == "accepted",
+        "exporter down with the worker": not observed["exporter_reachable"],
     }
-    figures = {"detected_after_s": observed["detected_after_s"], "checks": checks}
+    if observed["shell_metrics"] != 404:
+        checks["shell /metrics 200 with the exporter gone"] = observed["shell_metrics"] == 200
+    figures = {
+        "detected_after_s": observed["detected_after_s"],
+        "recovered_after_restart_s": observed["recovered_after_restart_s"],
+        "checks": checks,
+    }
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         raise GateFailed(f"failure truth (worker) broke: {', '.join(failed)}", figures)
