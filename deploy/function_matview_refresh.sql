@@ -3,15 +3,31 @@ BEGIN;
 
 /**
  * Marks views dirty: bumps their generation. Called by writers inside their transaction.
+ * Inside api.task_run_batch (GUC skeldir.matview_touch_deferred = on) it only records the
+ * views in a transaction-local GUC, which the batch flushes once before commit: the state
+ * rows are then locked for the commit only, not for the whole batch, so concurrent
+ * workers do not serialize on them. A failed task's subtransaction rolls its marks back.
  */
 CREATE FUNCTION skeldir._matview_touch(views text[]) RETURNS void
-LANGUAGE sql VOLATILE AS $$
-    UPDATE skeldir.matview_state
-       SET dirty = true, generation = generation + 1,
-           dirtied_at = CASE WHEN dirty THEN dirtied_at ELSE pg_catalog.now() END
-     WHERE view_name = ANY (views)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF pg_catalog.current_setting('skeldir.matview_touch_deferred', true) = 'on' THEN
+        PERFORM pg_catalog.set_config('skeldir.matview_dirty', pg_catalog.array_to_string(ARRAY(
+            SELECT DISTINCT v
+              FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                       nullif(pg_catalog.current_setting('skeldir.matview_dirty', true), ''), ',') || views) AS v
+             ORDER BY v), ','), true);
+        RETURN;
+    END IF;
+    -- Lock the state rows in name order, the order matview_refresh_dirty takes them in.
+    UPDATE skeldir.matview_state AS s
+       SET dirty = true, generation = s.generation + 1,
+           dirtied_at = CASE WHEN s.dirty THEN s.dirtied_at ELSE pg_catalog.now() END
+     WHERE s.view_name IN (SELECT l.view_name FROM skeldir.matview_state AS l
+                            WHERE l.view_name = ANY (views) ORDER BY l.view_name FOR UPDATE);
+END;
 $$;
-COMMENT ON FUNCTION skeldir._matview_touch(text[]) IS 'Marks materialized views dirty.';
+COMMENT ON FUNCTION skeldir._matview_touch(text[]) IS 'Marks materialized views dirty (deferred inside task batches).';
 
 /**
  * Refreshes one view CONCURRENTLY (readers never block) and logs it. An advisory

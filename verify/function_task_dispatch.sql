@@ -1,0 +1,4 @@
+-- Verify skeldir:function_task_dispatch on pg
+SELECT 1 / pg_catalog.count(*)::integer
+  FROM pg_catalog.pg_proc
+ WHERE oid = 'skeldir._task_dispatch(text, jsonb)'::regprocedure AND prosrc LIKE '%reconcile_due%';
