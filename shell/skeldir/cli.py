@@ -36,8 +36,7 @@ def runtime_dsn() -> str:
     if c.is_running():
         return c.dsn("app_user")
     raise CliError(
-        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
-        "(start it with: skeldir db up)"
+        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running (start it with: skeldir db up)"
     )
 
 

@@ -26,7 +26,7 @@ from skeldir.db import IdentityError, assert_least_privilege
 log = logging.getLogger("skeldir.worker")
 
 SQL_QUEUES = ("attribution", "maintenance", "housekeeping")
-KNOWN_TASKS = {"allocate", "refresh_matviews", "poison_pill", "reconcile", "housekeeping"}
+KNOWN_TASKS = {"allocate", "refresh_matviews", "reconcile_due", "housekeeping", "noop", "poison_pill"}
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 5.0
 
@@ -191,8 +191,7 @@ def run(
     unknown = [q for q in queues if q not in SQL_QUEUES]
     if unknown or not queues:
         print(
-            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; "
-            f"choose from {','.join(SQL_QUEUES)}",
+            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; choose from {','.join(SQL_QUEUES)}",
             file=sys.stderr,
         )
         return 2
