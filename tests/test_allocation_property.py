@@ -66,7 +66,9 @@ def test_allocations_match_an_exact_fraction_largest_remainder_oracle(
 
 @settings(max_examples=100, deadline=None)
 @given(amount=amounts, weights=st.dictionaries(st.sampled_from(CHANNELS), st.integers(1, 10**6), min_size=1))
-def test_refund_split_is_proportional_and_independent_of_input_order(conn, amount: int, weights: dict[str, int]) -> None:
+def test_refund_split_is_proportional_and_independent_of_input_order(
+    conn, amount: int, weights: dict[str, int]
+) -> None:
     channels = list(weights)
     forward = conn.execute(
         "SELECT channel, amount_minor FROM skeldir._allocation_split(%s, %s, %s)",
