@@ -10,7 +10,7 @@ CREATE MATERIALIZED VIEW skeldir.mv_reconciliation_status AS
 SELECT r.tenant_id,
        (r.first_seen_at AT TIME ZONE 'UTC')::date AS day,
        r.status,
-       coalesce(r.order_currency, r.payment_currency)::text AS currency,
+       coalesce(r.order_currency, r.payment_currency, 'XXX')::text AS currency,  -- XXX: mixed currencies
        pg_catalog.count(*) AS ref_count,
        coalesce(pg_catalog.sum(r.order_minor), 0)::bigint AS order_minor,
        coalesce(pg_catalog.sum(r.payment_minor), 0)::bigint AS payment_minor
