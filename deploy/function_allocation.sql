@@ -8,7 +8,8 @@ BEGIN;
  * each, to the largest remainders, ties broken by channel name. So the parts always sum
  * exactly to `amount`, and the same inputs always give the same parts. Integer (numeric)
  * arithmetic throughout: no float anywhere. Channels with zero weight get no row; no
- * positive weight at all gives no rows (callers check).
+ * positive weight at all gives no rows (callers check). A single SELECT in SQL, so the
+ * planner inlines it into the calling query instead of planning it on every call.
  */
 CREATE FUNCTION skeldir._allocation_split(amount bigint, channels text[], weights bigint[])
 RETURNS TABLE (channel text, amount_minor bigint)
@@ -63,6 +64,13 @@ BEGIN
         RAISE EXCEPTION 'unknown allocation model %', model
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Models: last_touch, first_touch, linear.';
     END IF;
+    IF pg_catalog.cardinality(_pick) = 1 THEN
+        -- One touch takes it all (every last_touch and first_touch split): the hot path.
+        channel := _pick[1];
+        amount_minor := amount;
+        RETURN NEXT;
+        RETURN;
+    END IF;
     RETURN QUERY
         SELECT s.channel, s.amount_minor
           FROM skeldir._allocation_split(amount, _pick,
@@ -81,21 +89,24 @@ COMMENT ON FUNCTION skeldir._allocation_model(bigint, text, text[]) IS
  * its own touch only. Reads under the caller's RLS (the task runner sets the tenant).
  */
 CREATE FUNCTION skeldir._touchpoints(event skeldir.attribution_events) RETURNS text[]
-LANGUAGE sql STABLE AS $$
-    SELECT pg_catalog.array_agg(t.channel ORDER BY t.occurred_at, t.id)
-      FROM (
-        SELECT skeldir._channel(h.utm_source, h.utm_medium, h.referrer) AS channel, h.occurred_at, h.id
-          FROM skeldir.attribution_events AS h, skeldir.settings AS s
-         WHERE (event).customer_ref IS NOT NULL
-           AND h.tenant_id = (event).tenant_id
-           AND h.customer_ref = (event).customer_ref
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    _own text := skeldir._channel(event.utm_source, event.utm_medium, event.referrer);
+BEGIN
+    IF event.customer_ref IS NULL THEN
+        RETURN ARRAY[_own];
+    END IF;
+    RETURN ARRAY(
+        SELECT skeldir._channel(h.utm_source, h.utm_medium, h.referrer)
+          FROM skeldir.attribution_events AS h
+         WHERE h.tenant_id = event.tenant_id
+           AND h.customer_ref = event.customer_ref
            AND h.kind IN ('order', 'payment')
-           AND h.occurred_at >= (event).occurred_at - s.attribution_lookback
-           AND (h.occurred_at, h.id) < ((event).occurred_at, (event).id)
-        UNION ALL
-        SELECT skeldir._channel((event).utm_source, (event).utm_medium, (event).referrer),
-               (event).occurred_at, (event).id
-      ) AS t
+           AND h.occurred_at >= event.occurred_at - (SELECT s.attribution_lookback FROM skeldir.settings AS s)
+           AND (h.occurred_at, h.id) < (event.occurred_at, event.id)
+         ORDER BY h.occurred_at, h.id
+    ) || _own;
+END;
 $$;
 COMMENT ON FUNCTION skeldir._touchpoints(skeldir.attribution_events) IS
     'Ordered touch channels of an event: same customer''s earlier events within the lookback, then its own.';

@@ -101,13 +101,19 @@ COMMENT ON FUNCTION skeldir._reconcile(uuid, text) IS
  * order or payment event. Refunds and events without order_ref are not reconciled.
  */
 CREATE FUNCTION skeldir._task_reconcile(message jsonb) RETURNS void
-LANGUAGE sql VOLATILE AS $$
-    SELECT skeldir._reconcile(e.tenant_id, e.order_ref)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _ref text;
+BEGIN
+    SELECT e.order_ref INTO _ref
       FROM skeldir.attribution_events AS e
      WHERE e.tenant_id = (message ->> 'tenant_id')::uuid
        AND e.id = (message ->> 'event_id')::bigint
-       AND e.kind IN ('order', 'payment')
-       AND e.order_ref IS NOT NULL
+       AND e.kind IN ('order', 'payment');
+    IF _ref IS NOT NULL THEN
+        PERFORM skeldir._reconcile((message ->> 'tenant_id')::uuid, _ref);
+    END IF;
+END;
 $$;
 COMMENT ON FUNCTION skeldir._task_reconcile(jsonb) IS 'Reconcile the order reference of a task''s event.';
 
