@@ -118,9 +118,10 @@ COMMENT ON FUNCTION skeldir._touchpoints(skeldir.attribution_events) IS
  * tenant's earliest order or payment with the same payment_ref, else the same order_ref),
  * weights being that allocation's amounts, under that allocation's model; when that event
  * exists but is not yet allocated the task raises SK409 and is retried; a refund of nothing
- * known is split by the model like any event. Idempotent: an event that already has
- * allocations is left alone, so a redelivered task writes nothing. Marks the revenue views
- * dirty. Raises P0002 when the event does not exist, SK409 as above.
+ * known is split by the model like any event. Then an order or payment with an order_ref
+ * is reconciled (skeldir._reconcile), in the same transaction. Idempotent: an event that
+ * already has allocations is left alone, so a redelivered task writes nothing. Marks the
+ * revenue views dirty. Raises P0002 when the event does not exist, SK409 as above.
  */
 CREATE OR REPLACE FUNCTION skeldir._task_allocate(message jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
@@ -128,6 +129,7 @@ DECLARE
     _e     skeldir.attribution_events;
     _model text;
     _orig  bigint;
+    _n     integer := 0;
 BEGIN
     SELECT * INTO _e
       FROM skeldir.attribution_events AS e
@@ -138,7 +140,7 @@ BEGIN
             USING ERRCODE = 'no_data_found';
     END IF;
     IF EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = _e.tenant_id AND a.event_id = _e.id) THEN
-        RETURN;
+        RETURN;  -- redelivered: allocation and reconciliation were committed together
     END IF;
 
     IF _e.kind = 'refund' AND (_e.payment_ref IS NOT NULL OR _e.order_ref IS NOT NULL) THEN
@@ -162,17 +164,21 @@ BEGIN
                       FROM skeldir.allocations AS a
                      WHERE a.tenant_id = _e.tenant_id AND a.event_id = _orig) AS o,
                    skeldir._allocation_split(_e.amount_minor, o.channels, o.weights) AS s;
+            GET DIAGNOSTICS _n = ROW_COUNT;
         END IF;
     END IF;
 
     -- Not a refund, a refund of nothing known, or of a zero-amount original: split by model.
-    IF NOT EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = _e.tenant_id AND a.event_id = _e.id) THEN
+    IF _n = 0 THEN
         SELECT t.allocation_model INTO _model FROM skeldir.tenants AS t WHERE t.id = _e.tenant_id;
         INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
         SELECT _e.tenant_id, _e.id, s.channel, _model, s.amount_minor, _e.currency, _e.occurred_at
           FROM skeldir._allocation_model(_e.amount_minor, _model, skeldir._touchpoints(_e)) AS s;
     END IF;
 
+    IF _e.kind IN ('order', 'payment') AND _e.order_ref IS NOT NULL THEN
+        PERFORM skeldir._reconcile(_e.tenant_id, _e.order_ref);
+    END IF;
     PERFORM skeldir._matview_touch(
         '{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary}');
 END;

@@ -12,6 +12,9 @@ CREATE FUNCTION skeldir._matview_touch(views text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     IF pg_catalog.current_setting('skeldir.matview_touch_deferred', true) = 'on' THEN
+        IF pg_catalog.string_to_array(pg_catalog.current_setting('skeldir.matview_dirty', true), ',') @> views THEN
+            RETURN;  -- already recorded in this batch: the common case
+        END IF;
         PERFORM pg_catalog.set_config('skeldir.matview_dirty', pg_catalog.array_to_string(ARRAY(
             SELECT DISTINCT v
               FROM pg_catalog.unnest(pg_catalog.string_to_array(

@@ -41,40 +41,38 @@ COMMENT ON FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolea
 CREATE FUNCTION skeldir._reconcile(tenant_id uuid, order_ref text) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _o      record;
-    _p      record;
-    _first  timestamptz;
+    _r      record;
     _status text;
     _n      integer;
 BEGIN
-    SELECT e.id, e.amount_minor, e.currency INTO _o
+    -- Both sides in one pass over the reference's events (index attribution_events_order_ref_idx).
+    SELECT (pg_catalog.array_agg(e.id ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.kind = 'order'))[1] AS order_id,
+           (pg_catalog.array_agg(e.amount_minor ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.kind = 'order'))[1] AS order_minor,
+           (pg_catalog.array_agg(e.currency ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.kind = 'order'))[1] AS order_currency,
+           pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
+           pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment')::bigint AS payment_minor,
+           CASE WHEN pg_catalog.count(DISTINCT e.currency) FILTER (WHERE e.kind = 'payment') = 1
+                THEN pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') END AS payment_currency,
+           pg_catalog.min(e.received_at) AS first_seen_at
+      INTO _r
       FROM skeldir.attribution_events AS e
-     WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref AND e.kind = 'order'
-     ORDER BY e.occurred_at DESC, e.id DESC
-     LIMIT 1;
-    SELECT pg_catalog.count(*)::integer AS n, pg_catalog.sum(e.amount_minor)::bigint AS minor,
-           CASE WHEN pg_catalog.count(DISTINCT e.currency) = 1 THEN pg_catalog.min(e.currency) END AS currency
-      INTO _p
-      FROM skeldir.attribution_events AS e
-     WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref AND e.kind = 'payment';
-    SELECT pg_catalog.min(e.received_at) INTO _first
-      FROM skeldir.attribution_events AS e
-     WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref AND e.kind IN ('order', 'payment');
+     WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref
+       AND e.kind IN ('order', 'payment');
 
-    IF _first IS NULL THEN
+    IF _r.first_seen_at IS NULL THEN
         DELETE FROM skeldir.reconciliations AS r
          WHERE r.tenant_id = _reconcile.tenant_id AND r.order_ref = _reconcile.order_ref;
         RETURN NULL;
     END IF;
-    _status := skeldir._reconciliation_status(_o.id IS NOT NULL, _o.amount_minor, _o.currency::text,
-                                              _p.n > 0, _p.minor, _p.currency::text,
-                                              _first, pg_catalog.now(),
+    _status := skeldir._reconciliation_status(_r.order_id IS NOT NULL, _r.order_minor, _r.order_currency::text,
+                                              _r.payments > 0, _r.payment_minor, _r.payment_currency::text,
+                                              _r.first_seen_at, pg_catalog.now(),
                                               (SELECT s.reconciliation_grace FROM skeldir.settings AS s));
     INSERT INTO skeldir.reconciliations AS r
            (tenant_id, order_ref, status, order_event_id, order_minor, order_currency,
             payment_count, payment_minor, payment_currency, first_seen_at)
-    VALUES (_reconcile.tenant_id, _reconcile.order_ref, _status, _o.id, _o.amount_minor, _o.currency,
-            _p.n, _p.minor, _p.currency, _first)
+    VALUES (_reconcile.tenant_id, _reconcile.order_ref, _status, _r.order_id, _r.order_minor, _r.order_currency,
+            _r.payments, _r.payment_minor, _r.payment_currency, _r.first_seen_at)
     ON CONFLICT ON CONSTRAINT reconciliations_pkey DO UPDATE
        SET status = excluded.status, order_event_id = excluded.order_event_id,
            order_minor = excluded.order_minor, order_currency = excluded.order_currency,
@@ -95,27 +93,6 @@ END;
 $$;
 COMMENT ON FUNCTION skeldir._reconcile(uuid, text) IS
     'Re-evaluate one order reference of a tenant; upsert its reconciliation row; returns the status.';
-
-/**
- * The reconciliation step of the attribution task: reconciles the order reference of an
- * order or payment event. Refunds and events without order_ref are not reconciled.
- */
-CREATE FUNCTION skeldir._task_reconcile(message jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    _ref text;
-BEGIN
-    SELECT e.order_ref INTO _ref
-      FROM skeldir.attribution_events AS e
-     WHERE e.tenant_id = (message ->> 'tenant_id')::uuid
-       AND e.id = (message ->> 'event_id')::bigint
-       AND e.kind IN ('order', 'payment');
-    IF _ref IS NOT NULL THEN
-        PERFORM skeldir._reconcile((message ->> 'tenant_id')::uuid, _ref);
-    END IF;
-END;
-$$;
-COMMENT ON FUNCTION skeldir._task_reconcile(jsonb) IS 'Reconcile the order reference of a task''s event.';
 
 /**
  * Re-evaluates every pending reconciliation whose grace period has ended, tenant by

@@ -3,7 +3,7 @@ BEGIN;
 
 /**
  * Runs one task by name; replaces the dispatcher of function_task_run. Every handler is
- * idempotent. attribution: allocate (allocation, then reconciliation of its order_ref);
+ * idempotent. attribution: allocate (allocation and reconciliation of its order_ref);
  * maintenance: refresh_matviews, reconcile_due; housekeeping: housekeeping; any queue:
  * noop (does nothing) and poison_pill (always fails, to prove the failure path). Raises
  * 22023 for an unknown task and SK500 for poison_pill.
@@ -14,7 +14,6 @@ BEGIN
     CASE message ->> 'task'
     WHEN 'allocate' THEN
         PERFORM skeldir._task_allocate(message);
-        PERFORM skeldir._task_reconcile(message);
     WHEN 'refresh_matviews' THEN
         PERFORM skeldir.matview_refresh_dirty(coalesce(message ->> 'trigger', 'task'));
     WHEN 'reconcile_due' THEN

@@ -2,7 +2,6 @@
 BEGIN;
 
 DROP FUNCTION skeldir.reconciliation_reevaluate();
-DROP FUNCTION skeldir._task_reconcile(jsonb);
 DROP FUNCTION skeldir._reconcile(uuid, text);
 DROP FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolean, bigint, text, timestamptz, timestamptz, interval);
 
