@@ -42,36 +42,48 @@ CREATE FUNCTION skeldir._reconcile(tenant_id uuid, order_ref text) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _r      record;
+    _o      record;
     _status text;
     _n      integer;
 BEGIN
-    -- Both sides in one pass over the reference's events (index attribution_events_order_ref_idx).
-    SELECT (pg_catalog.array_agg(e.id ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.kind = 'order'))[1] AS order_id,
-           (pg_catalog.array_agg(e.amount_minor ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.kind = 'order'))[1] AS order_minor,
-           (pg_catalog.array_agg(e.currency ORDER BY e.occurred_at DESC, e.id DESC) FILTER (WHERE e.kind = 'order'))[1] AS order_currency,
-           pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
+    -- Plain aggregates (no ordered or DISTINCT ones, which sort) over the reference's events,
+    -- then the latest order by index order (attribution_events_order_ref_idx).
+    SELECT pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
            pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment')::bigint AS payment_minor,
-           CASE WHEN pg_catalog.count(DISTINCT e.currency) FILTER (WHERE e.kind = 'payment') = 1
-                THEN pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') END AS payment_currency,
+           pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency,
+           pg_catalog.max(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_max,
+           pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS orders,
            pg_catalog.min(e.received_at) AS first_seen_at
       INTO _r
       FROM skeldir.attribution_events AS e
      WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref
        AND e.kind IN ('order', 'payment');
+    IF _r.orders > 0 THEN
+        SELECT e.id, e.amount_minor, e.currency INTO _o
+          FROM skeldir.attribution_events AS e
+         WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref AND e.kind = 'order'
+         ORDER BY e.occurred_at DESC, e.id DESC
+         LIMIT 1;
+    ELSE
+        SELECT NULL::bigint AS id, NULL::bigint AS amount_minor, NULL::char(3) AS currency INTO _o;
+    END IF;
+    IF _r.payment_currency IS DISTINCT FROM _r.payment_currency_max THEN
+        _r.payment_currency := NULL;  -- payments in several currencies never match one order
+    END IF;
 
     IF _r.first_seen_at IS NULL THEN
         DELETE FROM skeldir.reconciliations AS r
          WHERE r.tenant_id = _reconcile.tenant_id AND r.order_ref = _reconcile.order_ref;
         RETURN NULL;
     END IF;
-    _status := skeldir._reconciliation_status(_r.order_id IS NOT NULL, _r.order_minor, _r.order_currency::text,
+    _status := skeldir._reconciliation_status(_o.id IS NOT NULL, _o.amount_minor, _o.currency::text,
                                               _r.payments > 0, _r.payment_minor, _r.payment_currency::text,
                                               _r.first_seen_at, pg_catalog.now(),
                                               (SELECT s.reconciliation_grace FROM skeldir.settings AS s));
     INSERT INTO skeldir.reconciliations AS r
            (tenant_id, order_ref, status, order_event_id, order_minor, order_currency,
             payment_count, payment_minor, payment_currency, first_seen_at)
-    VALUES (_reconcile.tenant_id, _reconcile.order_ref, _status, _r.order_id, _r.order_minor, _r.order_currency,
+    VALUES (_reconcile.tenant_id, _reconcile.order_ref, _status, _o.id, _o.amount_minor, _o.currency,
             _r.payments, _r.payment_minor, _r.payment_currency, _r.first_seen_at)
     ON CONFLICT ON CONSTRAINT reconciliations_pkey DO UPDATE
        SET status = excluded.status, order_event_id = excluded.order_event_id,
