@@ -86,30 +86,35 @@ COMMENT ON FUNCTION skeldir._allocation_model(bigint, text, text[]) IS
  * (the keyed email hash) within settings.attribution_lookback before the event, each
  * contributing the channel of its own utm/referrer fields, then the event's own touch,
  * always last. Earlier means (occurred_at, id) smaller. An event without customer_ref has
- * its own touch only. Reads under the caller's RLS (the task runner sets the tenant).
+ * its own touch only. Only what `model` needs is read: last_touch needs the own touch,
+ * first_touch the earliest touch and the own one, linear all of them. Reads under the
+ * caller's RLS (the task runner sets the tenant).
  */
-CREATE FUNCTION skeldir._touchpoints(event skeldir.attribution_events) RETURNS text[]
+CREATE FUNCTION skeldir._touchpoints(event skeldir.attribution_events, model text) RETURNS text[]
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    _own text := skeldir._channel(event.utm_source, event.utm_medium, event.referrer);
+    _own      text := skeldir._channel(event.utm_source, event.utm_medium, event.referrer);
+    _lookback interval;
 BEGIN
-    IF event.customer_ref IS NULL THEN
+    IF event.customer_ref IS NULL OR model = 'last_touch' THEN
         RETURN ARRAY[_own];
     END IF;
+    SELECT s.attribution_lookback INTO _lookback FROM skeldir.settings AS s;
     RETURN ARRAY(
         SELECT skeldir._channel(h.utm_source, h.utm_medium, h.referrer)
           FROM skeldir.attribution_events AS h
          WHERE h.tenant_id = event.tenant_id
            AND h.customer_ref = event.customer_ref
            AND h.kind IN ('order', 'payment')
-           AND h.occurred_at >= event.occurred_at - (SELECT s.attribution_lookback FROM skeldir.settings AS s)
+           AND h.occurred_at >= event.occurred_at - _lookback
            AND (h.occurred_at, h.id) < (event.occurred_at, event.id)
          ORDER BY h.occurred_at, h.id
+         LIMIT CASE WHEN model = 'first_touch' THEN 1 END
     ) || _own;
 END;
 $$;
-COMMENT ON FUNCTION skeldir._touchpoints(skeldir.attribution_events) IS
-    'Ordered touch channels of an event: same customer''s earlier events within the lookback, then its own.';
+COMMENT ON FUNCTION skeldir._touchpoints(skeldir.attribution_events, text) IS
+    'Ordered touch channels of an event (as far as the model needs): same customer''s earlier events within the lookback, then its own.';
 
 /**
  * The `allocate` task, replacing the last-touch-only version of function_task_allocate.
@@ -173,7 +178,7 @@ BEGIN
         SELECT t.allocation_model INTO _model FROM skeldir.tenants AS t WHERE t.id = _e.tenant_id;
         INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
         SELECT _e.tenant_id, _e.id, s.channel, _model, s.amount_minor, _e.currency, _e.occurred_at
-          FROM skeldir._allocation_model(_e.amount_minor, _model, skeldir._touchpoints(_e)) AS s;
+          FROM skeldir._allocation_model(_e.amount_minor, _model, skeldir._touchpoints(_e, _model)) AS s;
     END IF;
 
     IF _e.kind IN ('order', 'payment') AND _e.order_ref IS NOT NULL THEN

@@ -28,7 +28,7 @@ $$;
 COMMENT ON FUNCTION skeldir._task_allocate(jsonb) IS
     'Attribution task: allocate an event to channels (idempotent). Raises P0002 for a missing event.';
 
-DROP FUNCTION skeldir._touchpoints(skeldir.attribution_events);
+DROP FUNCTION skeldir._touchpoints(skeldir.attribution_events, text);
 DROP FUNCTION skeldir._allocation_model(bigint, text, text[]);
 DROP FUNCTION skeldir._allocation_split(bigint, text[], bigint[]);
 

@@ -1,11 +1,11 @@
 -- Allocation models: invariants over test vectors, determinism, refunds, idempotency.
 BEGIN;
-SELECT plan(23);
+SELECT plan(25);
 
 -- Shape
 SELECT has_function('skeldir', '_allocation_split', ARRAY['bigint', 'text[]', 'bigint[]'], 'the largest-remainder split exists');
 SELECT has_function('skeldir', '_allocation_model', ARRAY['bigint', 'text', 'text[]'], 'the model split exists');
-SELECT has_function('skeldir', '_touchpoints', ARRAY['skeldir.attribution_events'], 'the touchpoint source exists');
+SELECT has_function('skeldir', '_touchpoints', ARRAY['skeldir.attribution_events', 'text'], 'the touchpoint source exists');
 
 -- Invariants over a grid of amounts x models x touch lists.
 CREATE TEMP TABLE vectors AS
@@ -89,8 +89,12 @@ VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-old', 'B0', NULL, 500, 'U
 CREATE TEMP TABLE ev AS SELECT tenant_id, vendor_event_id, id FROM skeldir.attribution_events;
 GRANT SELECT ON ev TO app_user;
 
-SELECT is(skeldir._touchpoints(e), '{paid,email}'::text[],
+SELECT is(skeldir._touchpoints(e, 'linear'), '{paid,email}'::text[],
           'touchpoints: the customer''s earlier events inside the lookback, then the event''s own touch')
+  FROM skeldir.attribution_events AS e WHERE e.vendor_event_id = 'p-1';
+SELECT is(skeldir._touchpoints(e, 'first_touch'), '{paid,email}'::text[], 'first_touch reads the earliest touch and the own one')
+  FROM skeldir.attribution_events AS e WHERE e.vendor_event_id = 'p-1';
+SELECT is(skeldir._touchpoints(e, 'last_touch'), '{email}'::text[], 'last_touch needs the own touch only')
   FROM skeldir.attribution_events AS e WHERE e.vendor_event_id = 'p-1';
 
 -- The refund is queued first: it must wait (SK409, retried) for its payment's allocation.
