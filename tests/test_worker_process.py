@@ -90,7 +90,11 @@ def test_sigterm_finishes_in_flight_batches_and_exits_zero(clone: Database, tmp_
     sent = enqueue_allocations(clone.migration, tenant)
     w = start_worker(clone.app, tmp_path / "w.log", "--queues", "attribution", "--batch", "50", "--concurrency", "2")
     wait_for(lambda: scalar(clone.admin, "SELECT count(*) FROM pgmq.a_attribution") >= 200, timeout=60, interval=0.02)
-    assert scalar(clone.admin, "SELECT count(*) FROM skeldir.worker_heartbeats") == 1
+    with psycopg.connect(clone.admin) as conn:
+        beats = conn.execute(
+            "SELECT pid, host <> '', queues, started_at <= last_seen_at FROM skeldir.worker_heartbeats"
+        )
+        assert beats.fetchall() == [(w.proc.pid, True, ["attribution"], True)]
     w.proc.send_signal(signal.SIGTERM)
     assert w.proc.wait(timeout=30) == 0
     in_flight = scalar(clone.admin, "SELECT count(*) FROM pgmq.q_attribution WHERE read_ct > 0")
