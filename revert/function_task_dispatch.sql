@@ -27,4 +27,6 @@ $$;
 COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
     'Task name -> SQL handler (allocate, refresh_matviews, noop, poison_pill). Raises 22023 unknown task, SK500 poison_pill.';
 
+DROP FUNCTION skeldir._task_refresh_matviews(jsonb);
+
 COMMIT;
