@@ -202,22 +202,21 @@ COMMENT ON FUNCTION skeldir._tenant_resolve(text, jsonb, text) IS 'Active tenant
  *   6. store the canonical event and enqueue its attribution task        -> 200 accepted
  * Unknown vendor -> 404. headers: a JSON object of lower-cased header names.
  * Returns the HTTP status, a stable outcome label and the JSON body to send verbatim.
- * SECURITY DEFINER because app_user may not read tenants, secrets or event tables; it
- * sets the tenant GUC transaction-locally before touching any tenant row, so RLS
- * (forced, also for this owner) still scopes every write.
+ * It sets the tenant GUC transaction-locally before touching any tenant row, so RLS
+ * (forced, also for the owner) still scopes every write. Called through api.webhook_receive.
  */
-CREATE FUNCTION api.webhook_receive(
+CREATE FUNCTION skeldir._webhook_receive(
     vendor text, route text, headers jsonb, body bytea, endpoint_token text DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _tenant_id  uuid;
     _secrets    text[];
     _webhook_id text;
     _doc        jsonb;
 BEGIN
-    IF webhook_receive.vendor IS NULL
-       OR webhook_receive.vendor NOT IN ('stripe', 'shopify', 'woocommerce', 'paypal', 'standard') THEN
+    IF _webhook_receive.vendor IS NULL
+       OR _webhook_receive.vendor NOT IN ('stripe', 'shopify', 'woocommerce', 'paypal', 'standard') THEN
         http_status := 404;
         outcome := 'unknown_vendor';
         response := '{"status": "unknown_vendor"}';
@@ -249,7 +248,7 @@ BEGIN
            s.paypal_webhook_id
       INTO _secrets, _webhook_id
       FROM skeldir.tenant_secrets AS s
-     WHERE s.tenant_id = _tenant_id AND s.vendor = webhook_receive.vendor;
+     WHERE s.tenant_id = _tenant_id AND s.vendor = _webhook_receive.vendor;
     IF NOT skeldir._signature_valid(vendor, headers, body, _secrets, _webhook_id) THEN
         PERFORM skeldir._ingest_count(_tenant_id, vendor, 'unauthorized');
         -- Same answer as an unknown tenant: nothing to learn from probing.
@@ -282,8 +281,29 @@ BEGIN
     END;
 END;
 $$;
-COMMENT ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) IS
+COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
     'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; internal SQLSTATE SK422 (mapping) is handled inside; SK404 when a vendor''s mapping is not deployed.';
+/**
+ * The webhook entry point runtime roles call: skeldir._webhook_receive (above) as its
+ * owner, then the caller's tenant GUC put back, so the tenant a delivery resolved to
+ * never leaks into the rest of the caller's transaction (a bad signature sent to a public
+ * endpoint token must not scope the caller to that tenant). SECURITY DEFINER because
+ * app_user may not read tenants, secrets or event tables.
+ */
+CREATE FUNCTION api.webhook_receive(
+    vendor text, route text, headers jsonb, body bytea, endpoint_token text DEFAULT NULL,
+    OUT http_status integer, OUT outcome text, OUT response text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
+BEGIN
+    SELECT r.http_status, r.outcome, r.response INTO http_status, outcome, response
+      FROM skeldir._webhook_receive(vendor, route, headers, body, endpoint_token) AS r;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
+END;
+$$;
+COMMENT ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) IS
+    'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; SK404 when a vendor''s mapping is not deployed. Leaves the caller''s tenant GUC as it was.';
 REVOKE ALL ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) TO app_rw;
 
@@ -300,6 +320,7 @@ CREATE FUNCTION api.webhook_paypal_keys(endpoint_token text, tenant_key text,
     OUT webhook_id text, OUT certificate text) RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
+    _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
     _tenant_id uuid := skeldir._tenant_resolve(
         'paypal', pg_catalog.jsonb_build_object('x-skeldir-tenant-key', tenant_key), endpoint_token);
 BEGIN
@@ -314,6 +335,7 @@ BEGIN
                                                       THEN s.previous_secret END]) AS c (cert)
          WHERE s.tenant_id = _tenant_id AND s.vendor = 'paypal'
            AND s.paypal_webhook_id IS NOT NULL AND c.cert IS NOT NULL;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_paypal_keys(text, text) IS

@@ -1,4 +1,5 @@
 -- Verify skeldir:function_webhook_receive on pg
+SELECT 'skeldir._webhook_receive(text, text, jsonb, bytea, text)'::regprocedure;
 SELECT 'skeldir._routing_headers(jsonb)'::regprocedure,
        'skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, integer, text, text, bigint)'::regprocedure,
        'skeldir._ingest_count(uuid, text, text)'::regprocedure,

@@ -173,6 +173,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         batch=args.batch,
         concurrency=args.concurrency,
         metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -266,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(db, "revert", cmd_db_revert, "sqitch revert as migration_owner (all changes unless --to)")
     p.add_argument("--to", help="revert down to this change")
     add(db, "verify", cmd_db_verify, "sqitch verify as migration_owner")
+    from skeldir import bootstrap
+
+    bootstrap.add_parser(db)
 
     tenant = sub.add_parser("tenant", help="tenants, keys and secrets").add_subparsers(
         dest="tenant_command", required=True, metavar="ACTION"
@@ -285,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
     p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="exporter address (0.0.0.0 in containers)")
 
     p = add(sub, "loadtest", cmd_loadtest, "signed mixed webhook load with anti-bypass accounting")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the shell's base URL")
@@ -311,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(demo, "curl", cmd_demo_curl, "print a curl with a fresh valid Stripe signature")
     add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
+    from skeldir import prove
+
+    prove.add_parser(sub)
     return parser
 
 
