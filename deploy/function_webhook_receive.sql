@@ -83,13 +83,26 @@ BEGIN
     END IF;
 
     BEGIN
-        IF pg_catalog.to_regprocedure(pg_catalog.format('skeldir.%I(jsonb, jsonb)', '_map_' || vendor)) IS NULL THEN
+        -- Static calls, not EXECUTE: each branch's plan is cached for the session. A branch
+        -- is planned only when taken, so a vendor whose map change is not deployed fails alone.
+        IF vendor = 'stripe' THEN
+            _e := skeldir._map_stripe(headers, doc);
+        ELSIF vendor = 'shopify' THEN
+            _e := skeldir._map_shopify(headers, doc);
+        ELSIF vendor = 'woocommerce' THEN
+            _e := skeldir._map_woocommerce(headers, doc);
+        ELSIF vendor = 'paypal' THEN
+            _e := skeldir._map_paypal(headers, doc);
+        ELSIF vendor = 'standard' THEN
+            _e := skeldir._map_standard(headers, doc);
+        END IF;
+        IF _e IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'no mapping for vendor ' || vendor;
+        END IF;
+    EXCEPTION
+        WHEN undefined_function THEN
             RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'no mapping for vendor ' || vendor,
                 HINT = 'Deploy the vendor''s function_webhook_map_<vendor> change.';
-        END IF;
-        EXECUTE pg_catalog.format('SELECT * FROM skeldir.%I($1, $2)', '_map_' || vendor)
-           INTO _e USING headers, doc;
-    EXCEPTION
         WHEN SQLSTATE 'SK422' THEN
             GET STACKED DIAGNOSTICS _reason = MESSAGE_TEXT, _detail = PG_EXCEPTION_DETAIL;
         WHEN data_exception THEN
