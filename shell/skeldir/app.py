@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from skeldir.config import Settings
 from skeldir.db import IdentityError, assert_least_privilege, http_status_for
+from skeldir.llm.routes import routes as llm_routes
 
 log = logging.getLogger("skeldir.shell")
 
@@ -168,6 +169,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{vendor}", webhook, methods=["POST"]),
         Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
         *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
+        *llm_routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -36,8 +36,7 @@ def runtime_dsn() -> str:
     if c.is_running():
         return c.dsn("app_user")
     raise CliError(
-        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running "
-        "(start it with: skeldir db up)"
+        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running (start it with: skeldir db up)"
     )
 
 
@@ -220,12 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    from skeldir import ops
+
+    ops.register(sub, add)
+
     p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
 
     p = add(sub, "worker", cmd_worker, "run the task poller as app_user")
-    p.add_argument("--queues", default="attribution,maintenance,housekeeping")
+    p.add_argument("--queues", default="attribution,maintenance,housekeeping,llm")
     p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
     p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")
