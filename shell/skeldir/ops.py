@@ -57,6 +57,8 @@ def run_dashboard(dsn: str, name: str, tenant: str | None) -> tuple[list[str], l
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, float):
