@@ -260,4 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Delegate to the imported module so that `python -m skeldir.cli` and modules that import
+    # skeldir.cli (admin, ops) share one CliError class.
+    from skeldir.cli import main as _main
+
+    sys.exit(_main())
