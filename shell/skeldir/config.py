@@ -23,6 +23,12 @@ ENV_DOC = {
     "SKELDIR_PUBLIC_URL": "base URL printed in endpoint URLs (default: http://127.0.0.1:8000)",
     "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
     "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
+    "SKELDIR_LLM_STUB_LATENCY_MS": "stub LLM provider: latency per call in ms (default: 5)",
+    "SKELDIR_LLM_STUB_INPUT_TOKENS": "stub LLM provider: input tokens per call (default: prompt chars / 4)",
+    "SKELDIR_LLM_STUB_OUTPUT_TOKENS": "stub LLM provider: output tokens per call (default: 64)",
+    "SKELDIR_LLM_STUB_FAIL": "stub LLM provider: 1 makes every call fail (default: 0)",
+    "SKELDIR_LLM_STUB_CONFIG": "stub LLM provider: JSON file re-read per call overriding the four above",
+    "SKELDIR_LLM_STUB_CALLS_FILE": "stub LLM provider: append one JSON line per call (never the prompt)",
 }
 
 
