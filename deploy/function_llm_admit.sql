@@ -141,7 +141,9 @@ BEGIN
                   FROM skeldir.llm_api_calls AS c
                  WHERE c.tenant_id = skeldir._uuid_or_nil(_m.message ->> 'tenant_id')
                    AND c.id = (_m.message ->> 'call_id')::bigint
-                   FOR UPDATE;
+                   -- NOWAIT: a call locked by api.llm_record is being completed; leave its
+                   -- message for the next delivery instead of waiting (and deadlocking on the breaker).
+                   FOR UPDATE NOWAIT;
             END IF;
             IF _c.id IS NULL THEN
                 PERFORM pgmq.delete('llm', _m.msg_id);
