@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,6 +174,20 @@ def test_duplicate_request_id_returns_the_same_call_and_writes_nothing_new(llm: 
     with psycopg.connect(llm.app) as conn:
         conn.execute("SELECT api.tenant_set(%s)", [tenant["tenant_id"]])
         assert conn.execute("SELECT count(*) FROM api.llm_calls WHERE request_id = 'dup-1'").fetchone() == (1,)
+    assert llm.provider_calls() == before + 1
+
+
+def test_concurrent_duplicates_from_many_sessions_make_one_call(llm: LlmEnv) -> None:
+    tenant = llm.tenant()
+    before = llm.provider_calls()
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        responses = list(pool.map(lambda _: ask(llm, tenant, "race-1", "Raced question"), range(12)))
+    assert sorted(r.status_code for r in responses) == [200] * 11 + [202]
+    assert len({r.json()["call_id"] for r in responses}) == 1
+    assert outcome(llm, tenant, "race-1")["status"] == "success"
+    with psycopg.connect(llm.app) as conn:
+        conn.execute("SELECT api.tenant_set(%s)", [tenant["tenant_id"]])
+        assert conn.execute("SELECT count(*) FROM api.llm_calls").fetchone() == (1,)
     assert llm.provider_calls() == before + 1
 
 

@@ -1,6 +1,6 @@
 -- The LLM boundary in SQL: request, admission order, breaker, limits, cache, audit, prompt-free archive.
 BEGIN;
-SELECT plan(65);
+SELECT plan(69);
 
 -- Helpers (pg_temp, gone with the transaction) ---------------------------------------------
 CREATE FUNCTION pg_temp.ask(tenant uuid, rid text, prompt text, task text DEFAULT 'explanation') RETURNS bigint
@@ -144,6 +144,17 @@ SELECT api.llm_record(m.msg_id, :'tenant_a', (pg_temp.call_of('b-4')).id, 'succe
   FROM pgmq.q_llm AS m WHERE m.message ->> 'request_id' = 'b-4';
 SELECT is((SELECT (state, consecutive_failures)::text FROM skeldir.llm_breakers WHERE provider = 'stub'), '(closed,0)',
           'a successful trial closes the breaker');
+SELECT pg_temp.ask(:'tenant_a', 'b-6', 'fail again 1');
+SELECT pg_temp.ask(:'tenant_a', 'b-7', 'fail again 2');
+SELECT is(pg_temp.serve('error'), 2, 'two more failures are admitted and fail');
+UPDATE skeldir.llm_breakers SET opened_at = now() - interval '1 hour' WHERE provider = 'stub';
+SELECT pg_temp.ask(:'tenant_a', 'b-8', 'failing trial');
+SELECT is(pg_temp.serve('error'), 1, 'after the cool-down the trial is admitted');
+SELECT is((SELECT (state, opened_at = now())::text FROM skeldir.llm_breakers WHERE provider = 'stub'), '(open,t)',
+          'a failed trial reopens the breaker with a fresh cool-down');
+SELECT pg_temp.ask(:'tenant_a', 'b-9', 'after failed trial');
+SELECT is(pg_temp.serve(), 0, 'and calls are blocked again');
+SELECT api.llm_breaker_reset('stub');
 
 -- Hourly shutoff and monthly budget: block at the threshold, not below ------------------------
 SELECT api.llm_tenant_limits_set(:'tenant_b', 0.004, NULL);
