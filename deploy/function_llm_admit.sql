@@ -45,7 +45,7 @@ BEGIN
     ELSIF _b.state = 'half_open' THEN
         -- A trial whose worker died is abandoned once it could no longer report.
         IF _b.trial_started_at > pg_catalog.now() - pg_catalog.make_interval(secs => _s.call_timeout_ms / 1000.0)
-                                                  - interval '30 seconds' THEN
+                                                  - _s.redelivery_margin THEN
             blocked_reason := 'breaker_open';
             RETURN;
         END IF;
@@ -129,7 +129,7 @@ BEGIN
     END IF;
     SELECT * INTO STRICT _s FROM skeldir.llm_settings;
     -- Invisible for longer than an admitted call can take, so a live worker keeps its message.
-    _vt := pg_catalog.ceil(_s.call_timeout_ms / 1000.0)::integer + 30;
+    _vt := pg_catalog.ceil(_s.call_timeout_ms / 1000.0 + extract(epoch FROM _s.redelivery_margin))::integer;
 
     FOR _m IN SELECT * FROM pgmq.read('llm', _vt, llm_admit_batch.batch) LOOP
         BEGIN

@@ -6,7 +6,9 @@ BEGIN;
  * call. Operators flip the kill switch with api.llm_kill_switch_set (or `skeldir llm
  * kill-switch on|off`); tests tune the rest directly as migration_owner. The prompt hash
  * key makes prompt hashes keyed (HMAC), so a short prompt cannot be recovered by hashing
- * guesses; it never leaves the database. App roles cannot read this table.
+ * guesses; it never leaves the database. redelivery_margin: how long past the call timeout
+ * the message of a call whose worker died stays invisible before it is delivered again.
+ * App roles cannot read this table.
  */
 CREATE TABLE skeldir.llm_settings (
     singleton                  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -16,6 +18,7 @@ CREATE TABLE skeldir.llm_settings (
     cache_ttl                  interval NOT NULL DEFAULT '1 hour' CHECK (cache_ttl >= '0'),
     call_timeout_ms            integer NOT NULL DEFAULT 20000 CHECK (call_timeout_ms BETWEEN 1 AND 600000),
     max_deliveries             integer NOT NULL DEFAULT 3 CHECK (max_deliveries >= 1),
+    redelivery_margin          interval NOT NULL DEFAULT '30 seconds' CHECK (redelivery_margin >= '0'),
     default_model              text NOT NULL DEFAULT 'stub-small',
     default_hourly_shutoff_usd numeric(14, 6) CHECK (default_hourly_shutoff_usd >= 0),
     default_monthly_budget_usd numeric(14, 6) CHECK (default_monthly_budget_usd >= 0),

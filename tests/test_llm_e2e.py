@@ -37,6 +37,15 @@ class LlmEnv:
     stub_config: Path
     stub_calls: Path
     logs: list[Path]
+    proc_env: dict[str, str]
+    worker: subprocess.Popen | None = None
+
+    def start_worker(self) -> None:
+        metrics = free_port()
+        self.worker = _process(
+            ["worker", "--queues", "llm", "--metrics-port", str(metrics)], self.proc_env, self.logs[1]
+        )
+        wait_http(f"http://127.0.0.1:{metrics}/metrics")
 
     def stub(self, **config: object) -> None:
         self.stub_config.write_text(json.dumps(config))
@@ -55,7 +64,7 @@ class LlmEnv:
 
 def _process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "skeldir.cli", *args], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        [sys.executable, "-m", "skeldir.cli", *args], env=env, stdout=log.open("a"), stderr=subprocess.STDOUT
     )
 
 
@@ -74,24 +83,25 @@ def llm(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         stub_config=tmp / "stub.json",
         stub_calls=tmp / "stub-calls.jsonl",
         logs=[tmp / "shell.log", tmp / "worker.log"],
+        proc_env={},
     )
     env.stub()
-    proc_env = {
+    env.proc_env = {
         **os.environ,
         "SKELDIR_DATABASE_URL": env.app,
         "SKELDIR_LLM_STUB_CONFIG": str(env.stub_config),
         "SKELDIR_LLM_STUB_CALLS_FILE": str(env.stub_calls),
         "PYTHONUNBUFFERED": "1",
     }
-    port, metrics = free_port(), free_port()
-    shell = _process(["serve", "--port", str(port)], proc_env, env.logs[0])
-    worker = _process(["worker", "--queues", "llm", "--metrics-port", str(metrics)], proc_env, env.logs[1])
+    port = free_port()
+    shell = _process(["serve", "--port", str(port)], env.proc_env, env.logs[0])
     env.url = f"http://127.0.0.1:{port}"
+    env.start_worker()
     wait_http(f"{env.url}/health/live")
-    wait_http(f"http://127.0.0.1:{metrics}/metrics")
     yield env
     stop_process(shell)
-    stop_process(worker)
+    if env.worker is not None:
+        stop_process(env.worker)
     with psycopg.connect(cluster.admin_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
@@ -103,7 +113,8 @@ def clean_controls(llm: LlmEnv) -> Iterator[None]:
     llm.sql("SELECT api.llm_breaker_reset('stub')")
     llm.sql(
         "UPDATE skeldir.llm_settings SET call_timeout_ms = 5000, breaker_failure_threshold = 3,"
-        " breaker_cooldown = '30 seconds', default_hourly_shutoff_usd = 5, default_monthly_budget_usd = 100"
+        " breaker_cooldown = '30 seconds', default_hourly_shutoff_usd = 5, default_monthly_budget_usd = 100,"
+        " redelivery_margin = '30 seconds'"
     )
     llm.stub(latency_ms=5)
     yield
@@ -306,6 +317,26 @@ def test_provider_slower_than_the_timeout_is_recorded_as_timeout(llm: LlmEnv) ->
     assert (call["status"], call["provider_attempted"]) == ("timeout", True)
     assert call["latency_ms"] < 3000  # cut off by the hard timeout, not waited out
     assert "200 ms" in call["error"]
+
+
+def test_killed_worker_loses_nothing_and_the_redelivered_call_keeps_one_audit_row(llm: LlmEnv) -> None:
+    tenant = llm.tenant()
+    llm.sql("UPDATE skeldir.llm_settings SET call_timeout_ms = 3000, redelivery_margin = '0'")
+    llm.stub(latency_ms=2500)
+    before = llm.provider_calls()
+    assert ask(llm, tenant, "kill-1", "Question in flight").status_code == 202
+    wait_for(lambda: llm.provider_calls() == before + 1)  # the provider call is in flight
+    assert llm.worker is not None
+    llm.worker.kill()
+    llm.worker.wait()
+    llm.stub(latency_ms=5)
+    llm.start_worker()
+    call = outcome(llm, tenant, "kill-1")  # visible again after the 3 s visibility timeout
+    assert (call["status"], call["provider_attempted"]) == ("success", True)
+    assert llm.provider_calls() == before + 2
+    with psycopg.connect(llm.app) as conn:
+        conn.execute("SELECT api.tenant_set(%s)", [tenant["tenant_id"]])
+        assert conn.execute("SELECT count(*), max(deliveries) FROM api.llm_calls").fetchone() == (1, 2)
 
 
 def test_investigation_and_budget_optimization_write_their_result_rows(llm: LlmEnv) -> None:
