@@ -33,9 +33,12 @@ BEGIN
         RETURN;
     END IF;
 
-    INSERT INTO skeldir.llm_breakers AS b (provider) VALUES (call.provider) ON CONFLICT DO NOTHING;
     -- Row lock: admissions for one provider serialize here, so only one half-open trial passes.
-    SELECT b.* INTO STRICT _b FROM skeldir.llm_breakers AS b WHERE b.provider = call.provider FOR UPDATE;
+    SELECT b.* INTO _b FROM skeldir.llm_breakers AS b WHERE b.provider = call.provider FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO skeldir.llm_breakers AS b (provider) VALUES (call.provider) ON CONFLICT DO NOTHING;
+        SELECT b.* INTO STRICT _b FROM skeldir.llm_breakers AS b WHERE b.provider = call.provider FOR UPDATE;
+    END IF;
     IF _b.state = 'open' THEN
         IF pg_catalog.now() < _b.opened_at + _s.breaker_cooldown THEN
             blocked_reason := 'breaker_open';

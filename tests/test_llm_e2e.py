@@ -82,7 +82,7 @@ def llm(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         admin=cluster.admin_dsn(name),
         stub_config=tmp / "stub.json",
         stub_calls=tmp / "stub-calls.jsonl",
-        logs=[tmp / "shell.log", tmp / "worker.log"],
+        logs=[tmp / "shell.log", tmp / "worker.log", cluster.log_file],
         proc_env={},
     )
     env.stub()
