@@ -39,13 +39,15 @@ class LlmEnv:
     logs: list[Path]
     proc_env: dict[str, str]
     worker: subprocess.Popen | None = None
+    metrics_url: str = ""
 
     def start_worker(self) -> None:
         metrics = free_port()
         self.worker = _process(
             ["worker", "--queues", "llm", "--metrics-port", str(metrics)], self.proc_env, self.logs[1]
         )
-        wait_http(f"http://127.0.0.1:{metrics}/metrics")
+        self.metrics_url = f"http://127.0.0.1:{metrics}/metrics"
+        wait_http(self.metrics_url)
 
     def stub(self, **config: object) -> None:
         self.stub_config.write_text(json.dumps(config))
@@ -168,6 +170,8 @@ def test_request_answers_202_with_status_url_and_completes_with_a_priced_success
     assert call["latency_ms"] > 0
     assert call["result"]["explanation"].startswith("stub explanation")
     assert llm.provider_calls() == before + 1
+    metrics = httpx.get(llm.metrics_url).text
+    assert 'skeldir_llm_provider_calls_total{outcome="success",provider="stub"}' in metrics
 
 
 def test_duplicate_request_id_returns_the_same_call_and_writes_nothing_new(llm: LlmEnv) -> None:
