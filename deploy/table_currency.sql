@@ -4,6 +4,7 @@ BEGIN;
 /**
  * ISO 4217 minor-unit exponents (active codes). Amounts are stored as integers in minor
  * units: major * 10^exponent, exactly, or the delivery is dead-lettered as bad_amount.
+ * Read only by the owner's mapping functions: no app role holds a privilege here.
  */
 CREATE TABLE skeldir.currencies (
     code     char(3) PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
@@ -170,7 +171,5 @@ INSERT INTO skeldir.currencies (code, exponent) VALUES
     ('ZAR', 2),
     ('ZMW', 2),
     ('ZWG', 2);
-
-GRANT SELECT ON skeldir.currencies TO app_rw, app_ro;
 
 COMMIT;

@@ -28,8 +28,14 @@ SELECT format('CREATE ROLE app_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NO
 -- Passwords are set every run so that a lost password file can be regenerated.
 ALTER ROLE migration_owner PASSWORD :'migration_password';
 ALTER ROLE app_user PASSWORD :'app_password';
--- Runtime roles never inherit more than app_rw, whatever was granted by hand before.
+-- Runtime roles never hold more than app_rw, whatever was granted by hand before: attributes
+-- reset, membership in app_rw (re)granted, every other membership revoked.
 ALTER ROLE app_user NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+ALTER ROLE migration_owner NOSUPERUSER NOBYPASSRLS;
+GRANT app_rw TO app_user;
+SELECT format('REVOKE %s FROM app_user', m.roleid::regrole)
+  FROM pg_catalog.pg_auth_members AS m
+ WHERE m.member = 'app_user'::regrole AND m.roleid <> 'app_rw'::regrole \gexec
 
 SELECT format('CREATE DATABASE %I OWNER migration_owner ENCODING %L TEMPLATE template0', :'db', 'UTF8')
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = :'db') \gexec

@@ -23,7 +23,7 @@ from skeldir.config import PROJECT_DIR, Settings
 from support import Database, WorkerProcess, free_port, skeldir_process, stop_process, wait_http
 
 TEST_HOME = Path(os.environ.get("SKELDIR_TEST_HOME", PROJECT_DIR / ".skeldir-test"))
-TEST_PORT = int(os.environ.get("SKELDIR_TEST_PG_PORT", "54339"))
+TEST_PORT = int(os.environ.get("SKELDIR_TEST_PG_PORT", "25439"))  # below the ephemeral range
 
 
 @pytest.fixture(scope="session")

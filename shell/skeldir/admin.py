@@ -8,6 +8,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from skeldir.db import one_line
+from skeldir.errors import CliError
 
 VENDORS = ("stripe", "shopify", "woocommerce", "paypal", "standard")
 
@@ -17,8 +18,6 @@ def tenant_create(dsn: str, name: str, public_url: str) -> dict[str, Any]:
         with psycopg.connect(dsn, row_factory=dict_row) as conn:
             row = conn.execute("SELECT * FROM api.tenant_create(%s)", [name]).fetchone()
     except psycopg.Error as exc:
-        from skeldir.cli import CliError
-
         raise CliError(one_line(exc)) from exc
     assert row is not None
     return {

@@ -6,28 +6,36 @@ a JSON object, and the SQL function's JSON answer is sent verbatim.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import orjson
 import psycopg
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from skeldir import logs
 from skeldir.config import Settings
 from skeldir.db import IdentityError, assert_least_privilege, http_status_for
 from skeldir.llm.routes import routes as llm_routes
+from skeldir.metrics import ObserveMiddleware, ShellMetrics
 
 log = logging.getLogger("skeldir.shell")
 
 RETRY_AFTER = "5"
+PROBE_WAIT = 2.0  # seconds /health/worker waits for a worker to answer its probe
+PROBE_POLL = 0.05
 
 # Predecessor paths (SPEC §5) -> vendor; they reach the same SQL function.
 ALIASES = {
@@ -43,10 +51,25 @@ ALIASES = {
 class State:
     pool: AsyncConnectionPool
     settings: Settings
+    metrics: ShellMetrics
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+_pool_checks: set[asyncio.Task] = set()
+
+
+def recheck_pool(pool: AsyncConnectionPool) -> None:
+    """After a connection error, test every idle pooled connection in the background so that
+    broken ones are replaced at once instead of each failing one request when the database
+    is back (the pool reconnects by itself; this only makes it notice sooner)."""
+    if any(not task.done() for task in _pool_checks):
+        return
+    task = asyncio.get_running_loop().create_task(pool.check())
+    _pool_checks.add(task)
+    task.add_done_callback(_pool_checks.discard)
 
 
 def unavailable(reason: str) -> JSONResponse:
@@ -82,6 +105,7 @@ def headers_json(request: Request) -> str:
 
 async def receive(request: Request, vendor: str, route: str, token: str | None) -> Response:
     state: State = request.app.state.skeldir
+    request.state.vendor = vendor
     try:
         body = await read_body(request, state.settings.max_body_bytes)
     except BodyTooLarge:
@@ -102,6 +126,7 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
         status = http_status_for(exc.sqlstate)
         log.warning("webhook %s failed: sqlstate=%s", route, exc.sqlstate)
         if status == 503:
+            recheck_pool(state.pool)
             return unavailable("database unavailable")
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
     assert row is not None
@@ -137,14 +162,77 @@ async def health_ready(request: Request) -> Response:
         result["rls"] = "ok" if row[0] else "error"
         result["tenant_guc"] = "ok" if row[1] else "error"
     except (psycopg.Error, PoolTimeout, OSError):
+        recheck_pool(state.pool)
         result.update(database="error", rls="unknown", tenant_guc="unknown")
     ok = all(result[k] == "ok" for k in ("database", "rls", "tenant_guc"))
     result["status"] = "ok" if ok else "error"
     return JSONResponse(result, status_code=200 if ok else 503)
 
 
+async def health_worker(request: Request) -> Response:
+    """A fresh heartbeat and a probe sent through pgmq that a worker answers within PROBE_WAIT."""
+    state: State = request.app.state.skeldir
+    result: dict[str, object] = {
+        "status": "error",
+        "database": "ok",
+        "broker": "unknown",
+        "worker": "unknown",
+        "workers": None,
+        "heartbeat_age_seconds": None,
+        "probe_ms": None,
+    }
+    try:
+        async with state.pool.connection(timeout=2.0) as conn:
+            try:
+                cur = await conn.execute("SELECT api.worker_probe_send()")
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                result["broker"] = "error"
+                log.warning("worker probe send failed", extra={"sqlstate": exc.sqlstate})
+                return JSONResponse(result, status_code=503)
+            row = await cur.fetchone()
+        assert row is not None
+        probe_id = row[0]
+        result["broker"] = "ok"
+        started = time.monotonic()
+        while True:
+            async with state.pool.connection(timeout=2.0) as conn:
+                cur = await conn.execute(
+                    "SELECT workers, heartbeat_age_seconds, probe_answered FROM api.health_worker(%s)", [probe_id]
+                )
+                row = await cur.fetchone()
+            assert row is not None
+            workers, age, answered = row
+            waited = time.monotonic() - started
+            if answered or waited >= PROBE_WAIT:
+                break
+            await asyncio.sleep(PROBE_POLL)
+    except (psycopg.Error, PoolTimeout, OSError):
+        recheck_pool(state.pool)
+        result.update(database="error")
+        return JSONResponse(result, status_code=503)
+    result["workers"] = workers
+    result["heartbeat_age_seconds"] = None if age is None else round(age, 3)
+    if answered:
+        result["probe_ms"] = round(waited * 1000, 1)
+    if workers and answered:
+        result.update(status="ok", worker="ok")
+        return JSONResponse(result)
+    result["worker"] = "error"
+    result["reason"] = "no fresh worker heartbeat" if not workers else f"probe not answered within {PROBE_WAIT:g} s"
+    return JSONResponse(result, status_code=503)
+
+
+async def metrics(request: Request) -> Response:
+    state: State = request.app.state.skeldir
+    await state.metrics.refresh_queues(state.pool)
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    shell_metrics = ShellMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -157,7 +245,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             kwargs={"autocommit": True},
         )
         await pool.open(wait=False)
-        app.state.skeldir = State(pool=pool, settings=settings)
+        app.state.skeldir = State(pool=pool, settings=settings, metrics=shell_metrics)
         try:
             yield
         finally:
@@ -166,12 +254,16 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/health/live", health_live, methods=["GET"]),
         Route("/health/ready", health_ready, methods=["GET"]),
+        Route("/health/worker", health_worker, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/webhooks/{vendor}", webhook, methods=["POST"]),
         Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
         *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
         *llm_routes,
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(ObserveMiddleware, metrics=shell_metrics)]
+    )
 
 
 def serve(dsn: str, host: str, port: int) -> int:
@@ -180,7 +272,7 @@ def serve(dsn: str, host: str, port: int) -> int:
     except IdentityError as exc:
         print(f"skeldir serve: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logs.configure()
     log.info("shell connecting as %s, listening on %s:%d", role, host, port)
     uvicorn.run(
         create_app(dsn),
@@ -190,6 +282,7 @@ def serve(dsn: str, host: str, port: int) -> int:
         http="httptools",
         access_log=False,
         log_level="warning",
+        log_config=None,
         lifespan="on",
     )
     return 0

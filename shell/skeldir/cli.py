@@ -13,14 +13,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from skeldir.cluster import Cluster, ClusterError, run_sqitch
+from skeldir.cluster import Cluster, ClusterError, last_line, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
+from skeldir.errors import CliError
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class CliError(Exception):
-    """Printed as one line, exit status 1."""
 
 
 def cluster() -> Cluster:
@@ -106,7 +103,7 @@ def _sqitch(action: str, *extra: str) -> int:
     result = run_sqitch(migration_dsn(), action, *extra)
     sys.stdout.write(result.stdout)
     if result.returncode != 0:
-        raise CliError(f"sqitch {action} failed: {(result.stderr or result.stdout).strip()}")
+        raise CliError(f"sqitch {action} failed: {last_line(result)}")
     return 0
 
 
@@ -166,7 +163,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from skeldir import supervisor
 
-    return supervisor.up(cluster(), args.host, args.port)
+    return supervisor.up(cluster(), args.host, args.port, args.metrics_port)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -236,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--metrics-port", type=int, default=9108, help="worker exporter port (0: off)")
     demo = sub.add_parser("demo", help="the demo tenant of 'skeldir up'").add_subparsers(
         dest="demo_command", required=True, metavar="ACTION"
     )

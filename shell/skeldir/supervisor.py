@@ -67,15 +67,16 @@ def stripe_curl(tenant: dict) -> str:
     )
 
 
-def up(cluster: Cluster, host: str, port: int) -> int:
+def up(cluster: Cluster, host: str, port: int, metrics_port: int = 9108) -> int:
     cluster.up()
     tenant = demo_tenant(cluster, os.environ.get("SKELDIR_PUBLIC_URL") or f"http://{host}:{port}")
     env = {**os.environ, "SKELDIR_DATABASE_URL": cluster.dsn("app_user")}
     cli = [sys.executable, "-m", "skeldir.cli"]
     shell = subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)], env=env)
-    worker = subprocess.Popen([*cli, "worker"], env=env)
+    worker = subprocess.Popen([*cli, "worker", "--metrics-port", str(metrics_port)], env=env)
     pid_file(cluster).write_text(json.dumps({"shell": shell.pid, "worker": worker.pid}))
-    print(f"\nSkeldir is up: shell http://{host}:{port}, worker metrics http://127.0.0.1:9108/metrics")
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "off"
+    print(f"\nSkeldir is up: shell http://{host}:{port}, worker metrics {metrics}")
     print(f"demo tenant {tenant['tenant_id']} (API key and secrets in {cluster.home}/demo-tenant.json)")
     print("send a signed Stripe webhook (fresh signature: skeldir demo curl):\n")
     print(stripe_curl(tenant))

@@ -13,14 +13,19 @@ import os
 import signal
 import socket
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import psycopg
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from skeldir import logs
 from skeldir.db import IdentityError, assert_least_privilege
 
 log = logging.getLogger("skeldir.worker")
@@ -30,6 +35,9 @@ QUEUES = (*SQL_QUEUES, "llm")  # llm: admitted in SQL, provider called by skeldi
 KNOWN_TASKS = {"allocate", "refresh_matviews", "poison_pill", "reconcile", "housekeeping"}
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 5.0
+PROBE_QUEUE = "probe"  # answered by Worker.answer_probes for GET /health/worker
+PROBE_POLL_INTERVAL = 1.0
+SQL_METRICS_INTERVAL = 5.0
 
 TASKS = Counter("skeldir_worker_tasks", "Tasks run, by queue, task and outcome", ["queue", "task", "outcome"])
 TASK_SECONDS = Histogram(
@@ -44,6 +52,52 @@ BATCH_SIZE = Histogram(
     ["queue"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+RETRIES = Counter("skeldir_worker_task_retries", "Task failures scheduled for a retry", ["queue", "task"])
+FAILED_JOBS = Counter(
+    "skeldir_worker_failed_jobs_captured", "Tasks moved to worker_failed_jobs after their last retry", ["queue", "task"]
+)
+PROBES = Counter("skeldir_worker_probes_answered", "Health probes answered through the probe queue")
+DATABASE_UP = Gauge("skeldir_worker_database_up", "1 while this worker reaches the database, else 0")
+DATABASE_UP.set(1)
+SQL_METRICS_ERRORS = Counter("skeldir_worker_sql_metrics_refresh_errors", "Failed reads of api.matview_refresh_stats()")
+
+
+class MatviewCollector(Collector):
+    """Matview refreshes by view and outcome, as api.matview_refresh_stats() last reported them.
+
+    These are database truth (every refresh, whoever ran it), so every worker reports the same
+    values: aggregate them with max(), not sum().
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str | None, int, float, bool, datetime | None]] = []
+
+    def collect(self) -> Iterator[Metric]:
+        refreshes = CounterMetricFamily(
+            "skeldir_matview_refreshes", "Matview refreshes by view and outcome", labels=["view", "outcome"]
+        )
+        seconds = CounterMetricFamily(
+            "skeldir_matview_refresh_seconds", "Time spent refreshing, by view and outcome", labels=["view", "outcome"]
+        )
+        dirty = GaugeMetricFamily("skeldir_matview_dirty", "1 while the view has unrefreshed changes", labels=["view"])
+        last = GaugeMetricFamily(
+            "skeldir_matview_last_refresh_timestamp_seconds", "Start of the last successful refresh", labels=["view"]
+        )
+        seen: set[str] = set()
+        for view, outcome, count, total, is_dirty, refreshed_at in self.rows:
+            if outcome is not None:
+                refreshes.add_metric([view, outcome], count)
+                seconds.add_metric([view, outcome], total)
+            if view not in seen:
+                seen.add(view)
+                dirty.add_metric([view], 1 if is_dirty else 0)
+                if refreshed_at is not None:
+                    last.add_metric([view], refreshed_at.timestamp())
+        yield from (refreshes, seconds, dirty, last)
+
+
+MATVIEWS = MatviewCollector()
+REGISTRY.register(MATVIEWS)
 
 
 class Worker:
@@ -56,20 +110,25 @@ class Worker:
         self.started_at = datetime.now(UTC)
         self.stopping = asyncio.Event()
         self.wake = {q: asyncio.Event() for q in queues}
+        self.wake[PROBE_QUEUE] = asyncio.Event()
         self.db_ok = True
         self.pool = AsyncConnectionPool(
             dsn,
             min_size=1,
-            max_size=len(queues) * concurrency + 1,
+            max_size=len(queues) * concurrency + 2,
             open=False,
             timeout=5.0,
             kwargs={"autocommit": True},
+            # Test a connection when it is checked out: after a database restart no loop gets a
+            # dead one, so reachability flips once and stays (one log line per state change).
+            check=AsyncConnectionPool.check_connection,
         )
 
     def _db_state(self, ok: bool, exc: BaseException | None = None) -> None:
         """Logs one line per change of database reachability, not one per attempt."""
         if ok != self.db_ok:
             self.db_ok = ok
+            DATABASE_UP.set(1 if ok else 0)
             if ok:
                 log.info("database reachable again; resuming")
             else:
@@ -89,6 +148,10 @@ class Worker:
             label = task if task in KNOWN_TASKS else "other"
             TASKS.labels(queue, label, outcome).inc()
             TASK_SECONDS.labels(queue, label).observe(duration_ms / 1000.0)
+            if outcome == "retried":
+                RETRIES.labels(queue, label).inc()
+            elif outcome == "failed":
+                FAILED_JOBS.labels(queue, label).inc()
         return len(rows)
 
     async def drain(self, queue: str) -> None:
@@ -130,7 +193,7 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
-                    for q in self.queues:
+                    for q in self.wake:
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"pgmq.q_{q}.INSERT")))
                     gen = conn.notifies()
                     async for note in gen:
@@ -155,6 +218,35 @@ class Worker:
                 self._db_state(False, exc)
             await self._sleep(HEARTBEAT_INTERVAL)
 
+    async def answer_probes(self) -> None:
+        """Archives /health/worker probes: woken by their insert notification, or polling."""
+        while not self.stopping.is_set():
+            try:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute("SELECT api.worker_probe_answer()")
+                    row = await cur.fetchone()
+                if row and row[0]:
+                    PROBES.inc(row[0])
+            except (psycopg.Error, PoolTimeout) as exc:
+                self._db_state(False, exc)
+            self.wake[PROBE_QUEUE].clear()
+            await self._wait(self.wake[PROBE_QUEUE], PROBE_POLL_INTERVAL)
+
+    async def refresh_sql_metrics(self) -> None:
+        """Reads the database-truth metrics the exporter shows (matview refreshes) every few seconds."""
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute(
+                        "SELECT view_name, outcome, refreshes, seconds_total, dirty, refreshed_at"
+                        " FROM api.matview_refresh_stats()"
+                    )
+                    MATVIEWS.rows = await cur.fetchall()
+            except (psycopg.Error, PoolTimeout):
+                SQL_METRICS_ERRORS.inc()
+            await self._sleep(max(0.0, SQL_METRICS_INTERVAL - (time.monotonic() - started)))
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -169,6 +261,8 @@ class Worker:
         )
         listener = asyncio.create_task(self.listen())
         beat = asyncio.create_task(self.heartbeat())
+        probes = asyncio.create_task(self.answer_probes())
+        sql_metrics = asyncio.create_task(self.refresh_sql_metrics())
         drains = [
             asyncio.create_task(self.drain_llm() if q == "llm" else self.drain(q))
             for q in self.queues
@@ -177,9 +271,9 @@ class Worker:
         await self.stopping.wait()
         log.info("stopping: finishing in-flight batches")
         await asyncio.gather(*drains, return_exceptions=True)
-        for task in (listener, beat):
+        for task in (listener, beat, probes, sql_metrics):
             task.cancel()
-        await asyncio.gather(listener, beat, return_exceptions=True)
+        await asyncio.gather(listener, beat, probes, sql_metrics, return_exceptions=True)
         try:
             async with self.pool.connection(timeout=2.0) as conn:
                 await conn.execute("SELECT api.worker_stopped(%s)", [self.worker_id])
@@ -197,7 +291,7 @@ def run(
     metrics_port: int = 9108,
     metrics_host: str = "127.0.0.1",
 ) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logs.configure()
     unknown = [q for q in queues if q not in QUEUES]
     if unknown or not queues:
         print(

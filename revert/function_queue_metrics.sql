@@ -1,0 +1,6 @@
+-- Revert skeldir:function_queue_metrics from pg
+BEGIN;
+
+DROP FUNCTION api.queue_metrics();
+
+COMMIT;

@@ -1,0 +1,219 @@
+"""The shell's /metrics and the middleware that feeds it and writes one log line per request.
+
+Label values are bounded by construction: the route TEMPLATE (never the raw path, which can
+carry an endpoint token), the HTTP method from a fixed set, the status code, the vendor
+from SPEC §5's list and the outcome from the set ``api.webhook_receive`` returns. Tenant
+ids, request ids and emails never become labels (tests/test_metrics_cardinality.py).
+
+Queue gauges are broker truth: ``api.queue_metrics()`` reads pgmq at most once per
+``QUEUE_METRICS_TTL``. When that read fails, /metrics still answers with the last good
+values and ``skeldir_queue_metrics_refresh_errors_total`` goes up. The shell has no task
+metrics: those live on the worker's exporter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("skeldir.shell.request")
+metrics_log = logging.getLogger("skeldir.shell.metrics")
+
+QUEUE_METRICS_TTL = 5.0
+VENDORS = frozenset({"shopify", "stripe", "paypal", "woocommerce", "standard"})
+OUTCOMES = frozenset(
+    {
+        "accepted",
+        "duplicate",
+        "dead_lettered",
+        "ignored",
+        "unauthorized",
+        "unknown_vendor",
+        "payload_too_large",
+        "unavailable",
+        "error",
+    }
+)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class QueueSample:
+    depth: int
+    visible: int
+    oldest_age_seconds: int
+    sent_total: int
+
+
+class QueueCollector(Collector):
+    """Exposes the last good pgmq reading; never touches the database itself."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, QueueSample] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("skeldir_queue_depth", "Messages in the queue, visible or not", labels=["queue"])
+        visible = GaugeMetricFamily("skeldir_queue_visible_depth", "Messages a reader could take now", labels=["queue"])
+        oldest = GaugeMetricFamily(
+            "skeldir_queue_oldest_message_age_seconds", "Age of the oldest message in the queue", labels=["queue"]
+        )
+        sent = CounterMetricFamily("skeldir_queue_messages_sent", "Messages ever sent to the queue", labels=["queue"])
+        for queue, s in sorted(self.samples.items()):
+            depth.add_metric([queue], s.depth)
+            visible.add_metric([queue], s.visible)
+            oldest.add_metric([queue], s.oldest_age_seconds)
+            sent.add_metric([queue], s.sent_total)
+        yield from (depth, visible, oldest, sent)
+
+
+class ShellMetrics:
+    """The shell's registry. One per app, so that tests can build several apps in one process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "skeldir_http_requests",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "skeldir_http_request_duration_seconds",
+            "HTTP request latency by method and route template",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "skeldir_webhook_outcomes",
+            "Webhook deliveries by vendor and outcome",
+            ["vendor", "outcome"],
+            registry=self.registry,
+        )
+        self.refresh_errors = Counter(
+            "skeldir_queue_metrics_refresh_errors",
+            "Failed reads of the pgmq queue metrics (the last good values are served)",
+            registry=self.registry,
+        )
+        self.refresh_success = Counter(
+            "skeldir_queue_metrics_refreshes",
+            "Successful reads of the pgmq queue metrics",
+            registry=self.registry,
+        )
+        self.queues = QueueCollector()
+        self.registry.register(self.queues)
+        self._checked_at = -QUEUE_METRICS_TTL
+        self._lock = asyncio.Lock()
+
+    async def refresh_queues(self, pool: AsyncConnectionPool, ttl: float = QUEUE_METRICS_TTL) -> None:
+        """Reads pgmq through api.queue_metrics() unless the last attempt is younger than ttl."""
+        async with self._lock:
+            if time.monotonic() - self._checked_at < ttl:
+                return
+            self._checked_at = time.monotonic()
+            try:
+                async with pool.connection(timeout=1.0) as conn:
+                    cur = await conn.execute(
+                        "SELECT queue_name, depth, visible, oldest_age_seconds, sent_total FROM api.queue_metrics()"
+                    )
+                    rows = await cur.fetchall()
+            except (psycopg.Error, PoolTimeout, OSError) as exc:
+                self.refresh_errors.inc()
+                metrics_log.warning("queue metrics refresh failed", extra={"error": type(exc).__name__})
+                return
+            self.queues.samples = {row[0]: QueueSample(*row[1:]) for row in rows}
+            self.refresh_success.inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope.get("method", "OTHER")
+        method = method if method in METHODS else "OTHER"
+        route = route_template(scope)
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+        state = scope.get("state") or {}
+        vendor = state.get("vendor")
+        if vendor is not None:
+            self.webhooks.labels(vendor if vendor in VENDORS else "unknown", webhook_outcome(state, status)).inc()
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def webhook_outcome(state: dict, status: int) -> str:
+    outcome = state.get("outcome")
+    if outcome is None:
+        outcome = {413: "payload_too_large", 503: "unavailable"}.get(status, "error")
+    return outcome if outcome in OUTCOMES else "error"
+
+
+class ObserveMiddleware:
+    """Counts and times every request, tags it with a request id, logs one JSON line for it."""
+
+    def __init__(self, app: ASGIApp, metrics: ShellMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope, status, seconds)
+            state = scope.get("state") or {}
+            fields: dict[str, object] = {
+                "request_id": request_id,
+                "method": scope.get("method"),
+                "route": route_template(scope),
+                "status": status,
+                "latency_ms": round(seconds * 1000, 3),
+            }
+            if state.get("tenant_id") is not None:
+                fields["tenant_id"] = str(state["tenant_id"])
+            if state.get("vendor") is not None:
+                fields["vendor"] = state["vendor"] if state["vendor"] in VENDORS else "unknown"
+                fields["outcome"] = webhook_outcome(state, status)
+            log.info("request", extra=fields)
+
+
+def incoming_request_id(scope: Scope) -> str | None:
+    """A caller's X-Request-Id, only if it is a short plain token (it is logged)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if REQUEST_ID.fullmatch(text) else None
+    return None
