@@ -211,7 +211,7 @@ GRANT EXECUTE ON FUNCTION api.llm_request(text, text, jsonb, text) TO app_rw;
  * SECURITY DEFINER: authenticates by key hash, which app_user cannot read.
  */
 CREATE FUNCTION api.llm_call_http(tenant_key text, request_id text, OUT http_status integer, OUT response text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     _tenant_id uuid;
     _c         skeldir.llm_api_calls;
