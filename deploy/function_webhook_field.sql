@@ -150,4 +150,45 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION skeldir._query_param(text, text) IS 'Percent-decoded query parameter; NULL if absent.';
 
+/**
+ * A required ISO 8601 timestamp, normalized to UTC. Values with an offset or "Z" keep their
+ * instant; values without one (WooCommerce's *_gmt fields) are UTC by definition, never
+ * the session time zone. Raises SK422 missing_field:<path> | bad_type:<path>.
+ */
+CREATE FUNCTION skeldir._timestamp(doc jsonb, path text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    _value text := skeldir._text(doc, path);
+BEGIN
+    IF _value !~ '^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:' || path,
+            DETAIL = pg_catalog.format('not an ISO 8601 timestamp: %L', pg_catalog.left(_value, 40));
+    END IF;
+    IF _value ~ '(Z|z|[+-]\d{2}(:?\d{2})?)$' AND _value ~ 'T|\s' THEN
+        RETURN _value::timestamptz;
+    END IF;
+    RETURN _value::timestamp AT TIME ZONE 'UTC';
+EXCEPTION
+    WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:' || path,
+            DETAIL = pg_catalog.format('not a valid timestamp: %L', pg_catalog.left(_value, 40));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._timestamp(jsonb, text) IS
+    'Required ISO 8601 timestamp in UTC; no offset means UTC. Raises SK422.';
+
+/** A required decimal amount in major units: a JSON string ("12.30") or exact JSON number. Raises SK422. */
+CREATE FUNCTION skeldir._decimal(doc jsonb, path text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
+BEGIN
+    IF pg_catalog.jsonb_typeof(_value) = 'number' THEN
+        RETURN _value #>> '{}';
+    END IF;
+    RETURN skeldir._text(doc, path);
+END;
+$$;
+COMMENT ON FUNCTION skeldir._decimal(jsonb, text) IS 'Required decimal amount (string or exact number). Raises SK422.';
+
 COMMIT;

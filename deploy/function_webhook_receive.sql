@@ -10,36 +10,41 @@ LANGUAGE sql IMMUTABLE AS $$
                          x-shopify-shop-domain,shopify-topic,shopify-webhook-id,shopify-event-id,
                          shopify-shop-domain,x-wc-webhook-topic,x-wc-webhook-resource,
                          x-wc-webhook-event,x-wc-webhook-id,x-wc-webhook-delivery-id,webhook-id,
-                         webhook-timestamp,paypal-transmission-id,paypal-transmission-time}'::text[])
+                         webhook-timestamp,paypal-transmission-id,paypal-transmission-time,
+                         paypal-auth-algo}'::text[])
 $$;
 COMMENT ON FUNCTION skeldir._routing_headers(jsonb) IS 'Allow-listed, non-secret delivery headers.';
 
 /**
  * Stores a dead letter and builds the 200 dead_lettered answer. The payload is redacted
- * before it is written; a non-JSON body is kept only as its sha256 and length.
+ * before it is written; a non-JSON body is kept only as its sha256 and length. A replay
+ * that fails again (replayed_from set) writes nothing new: the caller records the new
+ * reason on the original row.
  */
 CREATE FUNCTION skeldir._dead_letter(
     tenant_id uuid, vendor text, route text, headers jsonb, doc jsonb, body_sha256 bytea,
-    body_bytes integer, reason text, detail text,
+    body_bytes integer, reason text, detail text, replayed_from bigint DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _id bigint;
+    _id bigint := _dead_letter.replayed_from;
 BEGIN
-    INSERT INTO skeldir.dead_letters
-           (tenant_id, vendor, route, reason, detail, headers, payload, body_sha256, body_bytes)
-    VALUES (_dead_letter.tenant_id, _dead_letter.vendor, _dead_letter.route, _dead_letter.reason,
-            pg_catalog.left(_dead_letter.detail, 500), skeldir._routing_headers(_dead_letter.headers),
-            skeldir._redact(doc), _dead_letter.body_sha256, _dead_letter.body_bytes)
-    RETURNING id INTO _id;
+    IF _id IS NULL THEN
+        INSERT INTO skeldir.dead_letters
+               (tenant_id, vendor, route, reason, detail, headers, payload, body_sha256, body_bytes)
+        VALUES (_dead_letter.tenant_id, _dead_letter.vendor, _dead_letter.route, _dead_letter.reason,
+                pg_catalog.left(_dead_letter.detail, 500), skeldir._routing_headers(_dead_letter.headers),
+                skeldir._redact(doc), _dead_letter.body_sha256, _dead_letter.body_bytes)
+        RETURNING id INTO _id;
+    END IF;
     http_status := 200;
     outcome := 'dead_lettered';
     response := pg_catalog.jsonb_build_object('status', 'dead_lettered', 'dead_event_id', _id,
                                               'reason', _dead_letter.reason)::text;
 END;
 $$;
-COMMENT ON FUNCTION skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, integer, text, text) IS
-    'Writes a redacted dead letter; returns the dead_lettered answer.';
+COMMENT ON FUNCTION skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, integer, text, text, bigint) IS
+    'Writes a redacted dead letter (not on replay); returns the dead_lettered answer.';
 
 /** Counts an outcome that stores no row of its own (unauthorized, ignored). */
 CREATE FUNCTION skeldir._ingest_count(tenant_id uuid, vendor text, outcome text) RETURNS void
@@ -53,7 +58,10 @@ COMMENT ON FUNCTION skeldir._ingest_count(uuid, text, text) IS 'Increments a dai
 /**
  * Steps 3-6 of SPEC §5 for an already authenticated delivery whose body parsed as JSON
  * (or NULL when it did not): map, dedupe, store, enqueue. Also the replay path for dead
- * letters. Runs inside the caller's transaction with the tenant GUC already set.
+ * letters (replayed_from: the dead letter's id). Runs inside the caller's transaction with
+ * the tenant GUC already set. Each vendor's mapping is the function
+ * skeldir._map_<vendor>(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event, one
+ * sqitch change per vendor; it is found by name (format %I, so only that function).
  */
 CREATE FUNCTION skeldir._ingest_document(
     tenant_id uuid, vendor text, route text, headers jsonb, doc jsonb, body_sha256 bytea,
@@ -69,17 +77,18 @@ BEGIN
     IF pg_catalog.jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
         SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
             tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, 'not_an_object',
-            pg_catalog.format('top-level JSON value is %s', pg_catalog.jsonb_typeof(doc)));
+            pg_catalog.format('top-level JSON value is %s', coalesce(pg_catalog.jsonb_typeof(doc), 'missing')),
+            replayed_from);
         RETURN;
     END IF;
 
     BEGIN
-        _e := CASE _ingest_document.vendor
-                  WHEN 'stripe' THEN skeldir._map_stripe(headers, doc)
-              END;
-        IF _e IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'unsupported vendor ' || vendor;
+        IF pg_catalog.to_regprocedure(pg_catalog.format('skeldir.%I(jsonb, jsonb)', '_map_' || vendor)) IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'no mapping for vendor ' || vendor,
+                HINT = 'Deploy the vendor''s function_webhook_map_<vendor> change.';
         END IF;
+        EXECUTE pg_catalog.format('SELECT * FROM skeldir.%I($1, $2)', '_map_' || vendor)
+           INTO _e USING headers, doc;
     EXCEPTION
         WHEN SQLSTATE 'SK422' THEN
             GET STACKED DIAGNOSTICS _reason = MESSAGE_TEXT, _detail = PG_EXCEPTION_DETAIL;
@@ -90,12 +99,14 @@ BEGIN
     END;
     IF _reason IS NOT NULL THEN
         SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
-            tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, _reason, _detail);
+            tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, _reason, _detail, replayed_from);
         RETURN;
     END IF;
 
     IF NOT _e.supported THEN
-        PERFORM skeldir._ingest_count(tenant_id, vendor, 'ignored');
+        IF replayed_from IS NULL THEN
+            PERFORM skeldir._ingest_count(tenant_id, vendor, 'ignored');
+        END IF;
         http_status := 200;
         outcome := 'ignored';
         response := pg_catalog.jsonb_build_object('status', 'ignored', 'topic', _e.topic)::text;
@@ -108,8 +119,9 @@ BEGIN
             customer_ref, payload, route, replayed_from)
     VALUES (_ingest_document.tenant_id, _ingest_document.vendor, _e.topic, _e.kind,
             _e.vendor_event_id, _e.order_ref, _e.payment_ref, _e.amount_minor, _e.currency,
-            _e.occurred_at, _e.utm_source, _e.utm_medium, _e.utm_campaign, _e.referrer,
-            _e.landing_page, skeldir._customer_ref(_e.customer_email), skeldir._redact(doc),
+            _e.occurred_at, skeldir._redact_text(_e.utm_source), skeldir._redact_text(_e.utm_medium),
+            skeldir._redact_text(_e.utm_campaign), skeldir._redact_text(_e.referrer),
+            skeldir._redact_text(_e.landing_page), skeldir._customer_ref(_e.customer_email), skeldir._redact(doc),
             _ingest_document.route, _ingest_document.replayed_from)
     ON CONFLICT ON CONSTRAINT attribution_events_dedupe DO NOTHING
     RETURNING ev.id INTO _event_id;
@@ -137,22 +149,52 @@ $$;
 COMMENT ON FUNCTION skeldir._ingest_document(uuid, text, text, jsonb, jsonb, bytea, integer, bigint) IS
     'Map, dedupe, store and enqueue an authenticated delivery; dead-letters with a reason code.';
 
-/** Verifies a delivery's signature with any of the tenant's valid secrets for the vendor. */
-CREATE FUNCTION skeldir._signature_valid(vendor text, headers jsonb, body bytea, secrets text[])
-RETURNS boolean
+/**
+ * Verifies a delivery's signature with any of the tenant's valid secrets for the vendor
+ * (current, and previous until its rotation window ends). False for unknown vendors.
+ * PayPal: secrets are the pinned certificates; see skeldir._paypal_attestation_valid.
+ */
+CREATE FUNCTION skeldir._signature_valid(
+    vendor text, headers jsonb, body bytea, secrets text[], paypal_webhook_id text) RETURNS boolean
 LANGUAGE sql VOLATILE AS $$
     SELECT coalesce(CASE vendor
                WHEN 'stripe' THEN skeldir._stripe_signature_valid(
                    headers ->> 'stripe-signature', body, secrets, s.signature_tolerance)
+               WHEN 'shopify' THEN skeldir._hmac_base64_valid(
+                   skeldir._header(headers, 'shopify-hmac-sha256'), body, secrets)
+               WHEN 'woocommerce' THEN skeldir._hmac_base64_valid(
+                   headers ->> 'x-wc-webhook-signature', body,
+                   ARRAY(SELECT skeldir._html_entity_decode(k) FROM pg_catalog.unnest(secrets) AS k))
+               WHEN 'standard' THEN skeldir._standard_signature_valid(headers, body, secrets, s.signature_tolerance)
+               WHEN 'paypal' THEN skeldir._paypal_attestation_valid(
+                   headers, body, secrets, paypal_webhook_id, s.signature_tolerance)
            END, false)
       FROM skeldir.settings AS s
 $$;
-COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[]) IS
+COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text) IS
     'Dispatches to the vendor signature check; false for unknown vendors.';
+
+/**
+ * The active tenant a delivery is addressed to: by endpoint token (which must belong to
+ * the vendor), else by the sha256 of the X-Skeldir-Tenant-Key header. NULL when none.
+ */
+CREATE FUNCTION skeldir._tenant_resolve(vendor text, headers jsonb, endpoint_token text) RETURNS uuid
+LANGUAGE sql STABLE AS $$
+    SELECT t.id
+      FROM skeldir.tenants AS t
+     WHERE t.status = 'active'
+       AND CASE WHEN endpoint_token IS NOT NULL
+                THEN t.id = (SELECT e.tenant_id FROM skeldir.tenant_endpoints AS e
+                              WHERE e.token = endpoint_token AND e.vendor = _tenant_resolve.vendor)
+                ELSE t.api_key_hash = pg_catalog.sha256(pg_catalog.convert_to(headers ->> 'x-skeldir-tenant-key', 'UTF8'))
+           END
+$$;
+COMMENT ON FUNCTION skeldir._tenant_resolve(text, jsonb, text) IS 'Active tenant by endpoint token or key hash; NULL if none.';
 
 /**
  * The single webhook entry point (SPEC §5), one transaction:
  *   1. resolve the tenant by endpoint token or X-Skeldir-Tenant-Key hash  -> 401 unauthorized
+ *      (a WooCommerce creation ping, the unsigned form body webhook_id=N -> 200 ping, nothing stored)
  *   2. verify the vendor signature with the current or previous secret   -> 401 unauthorized
  *   3. parse the raw bytes as UTF-8 JSON and map them                    -> 200 dead_lettered
  *   4. unsupported topic                                                 -> 200 ignored
@@ -160,40 +202,28 @@ COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[]) IS
  *   6. store the canonical event and enqueue its attribution task        -> 200 accepted
  * Unknown vendor -> 404. headers: a JSON object of lower-cased header names.
  * Returns the HTTP status, a stable outcome label and the JSON body to send verbatim.
- * SECURITY DEFINER because app_user may not read tenants, secrets or event tables; it
- * sets the tenant GUC transaction-locally before touching any tenant row, so RLS
- * (forced, also for this owner) still scopes every write.
+ * It sets the tenant GUC transaction-locally before touching any tenant row, so RLS
+ * (forced, also for the owner) still scopes every write. Called through api.webhook_receive.
  */
-CREATE FUNCTION api.webhook_receive(
+CREATE FUNCTION skeldir._webhook_receive(
     vendor text, route text, headers jsonb, body bytea, endpoint_token text DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _tenant_id uuid;
-    _secrets   text[];
-    _doc       jsonb;
+    _tenant_id  uuid;
+    _secrets    text[];
+    _webhook_id text;
+    _doc        jsonb;
 BEGIN
-    IF webhook_receive.vendor IS NULL
-       OR webhook_receive.vendor NOT IN ('stripe', 'shopify', 'woocommerce', 'paypal', 'standard') THEN
+    IF _webhook_receive.vendor IS NULL
+       OR _webhook_receive.vendor NOT IN ('stripe', 'shopify', 'woocommerce', 'paypal', 'standard') THEN
         http_status := 404;
         outcome := 'unknown_vendor';
         response := '{"status": "unknown_vendor"}';
         RETURN;
     END IF;
 
-    IF webhook_receive.endpoint_token IS NOT NULL THEN
-        SELECT t.id INTO _tenant_id
-          FROM skeldir.tenant_endpoints AS e
-          JOIN skeldir.tenants AS t ON t.id = e.tenant_id
-         WHERE e.token = webhook_receive.endpoint_token
-           AND e.vendor = webhook_receive.vendor
-           AND t.status = 'active';
-    ELSE
-        SELECT t.id INTO _tenant_id
-          FROM skeldir.tenants AS t
-         WHERE t.api_key_hash = pg_catalog.sha256(pg_catalog.convert_to(headers ->> 'x-skeldir-tenant-key', 'UTF8'))
-           AND t.status = 'active';
-    END IF;
+    _tenant_id := skeldir._tenant_resolve(vendor, headers, endpoint_token);
     IF _tenant_id IS NULL THEN
         http_status := 401;
         outcome := 'unauthorized';
@@ -202,12 +232,24 @@ BEGIN
     END IF;
     PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant_id::text, true);
 
+    -- WooCommerce pings a new webhook once with an unsigned form post; a non-2xx answer
+    -- makes the merchant's save fail, so it gets a plain 200 and is not processed.
+    IF vendor = 'woocommerce' AND headers ->> 'x-wc-webhook-signature' IS NULL
+       AND pg_catalog.length(body) <= 64
+       AND pg_catalog.encode(body, 'escape') ~ '^webhook_id=[0-9]+$' THEN
+        http_status := 200;
+        outcome := 'ping';
+        response := '{"status": "ping"}';
+        RETURN;
+    END IF;
+
     SELECT pg_catalog.array_remove(ARRAY[s.secret,
-               CASE WHEN s.previous_expires_at > pg_catalog.now() THEN s.previous_secret END], NULL)
-      INTO _secrets
+               CASE WHEN s.previous_expires_at > pg_catalog.now() THEN s.previous_secret END], NULL),
+           s.paypal_webhook_id
+      INTO _secrets, _webhook_id
       FROM skeldir.tenant_secrets AS s
-     WHERE s.tenant_id = _tenant_id AND s.vendor = webhook_receive.vendor;
-    IF NOT skeldir._signature_valid(vendor, headers, body, _secrets) THEN
+     WHERE s.tenant_id = _tenant_id AND s.vendor = _webhook_receive.vendor;
+    IF NOT skeldir._signature_valid(vendor, headers, body, _secrets, _webhook_id) THEN
         PERFORM skeldir._ingest_count(_tenant_id, vendor, 'unauthorized');
         -- Same answer as an unknown tenant: nothing to learn from probing.
         http_status := 401;
@@ -219,21 +261,86 @@ BEGIN
     BEGIN
         _doc := pg_catalog.convert_from(body, 'UTF8')::jsonb;
     EXCEPTION
-        WHEN invalid_text_representation OR character_not_in_repertoire OR untranslatable_character
-             OR statement_too_complex OR program_limit_exceeded THEN
+        WHEN data_exception OR program_limit_exceeded THEN  -- bad UTF-8 or JSON, \u0000, too deep, too big
             SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
                 _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
                 pg_catalog.length(body), 'invalid_json', SQLERRM);
             RETURN;
     END;
 
-    SELECT * INTO http_status, outcome, response FROM skeldir._ingest_document(
-        _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
+    BEGIN
+        SELECT * INTO http_status, outcome, response FROM skeldir._ingest_document(
+            _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
+    EXCEPTION
+        WHEN program_limit_exceeded THEN
+            -- JSON that parses but nests too deep to map or redact: whatever the attempt
+            -- wrote is rolled back with this block; keep only the body's hash and length.
+            SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
+                _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
+                pg_catalog.length(body), 'too_complex', SQLERRM);
+    END;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
+    'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; internal SQLSTATE SK422 (mapping) is handled inside; SK404 when a vendor''s mapping is not deployed.';
+/**
+ * The webhook entry point runtime roles call: skeldir._webhook_receive (above) as its
+ * owner, then the caller's tenant GUC put back, so the tenant a delivery resolved to
+ * never leaks into the rest of the caller's transaction (a bad signature sent to a public
+ * endpoint token must not scope the caller to that tenant). SECURITY DEFINER because
+ * app_user may not read tenants, secrets or event tables.
+ */
+CREATE FUNCTION api.webhook_receive(
+    vendor text, route text, headers jsonb, body bytea, endpoint_token text DEFAULT NULL,
+    OUT http_status integer, OUT outcome text, OUT response text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
+BEGIN
+    SELECT r.http_status, r.outcome, r.response INTO http_status, outcome, response
+      FROM skeldir._webhook_receive(vendor, route, headers, body, endpoint_token) AS r;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) IS
-    'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; internal SQLSTATE SK422 (mapping) is handled inside.';
+    'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; SK404 when a vendor''s mapping is not deployed. Leaves the caller''s tenant GUC as it was.';
 REVOKE ALL ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) TO app_rw;
+
+/**
+ * What the shell needs to verify a PayPal delivery itself (pgcrypto has no RSA): the
+ * tenant's configured PayPal webhook id and its pinned certificates (current, and the
+ * previous one within its rotation window). Zero rows for an unknown tenant or when
+ * PayPal is not configured; the shell then forwards without an attestation and
+ * api.webhook_receive answers 401. Certificates are public keys and the webhook id is
+ * part of every signed message, so returning them to app_user reveals no secret.
+ * SECURITY DEFINER: app_user may not read tenant_secrets.
+ */
+CREATE FUNCTION api.webhook_paypal_keys(endpoint_token text, tenant_key text,
+    OUT webhook_id text, OUT certificate text) RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
+    _tenant_id uuid := skeldir._tenant_resolve(
+        'paypal', pg_catalog.jsonb_build_object('x-skeldir-tenant-key', tenant_key), endpoint_token);
+BEGIN
+    IF _tenant_id IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant_id::text, true);
+    RETURN QUERY
+        SELECT s.paypal_webhook_id, c.cert
+          FROM skeldir.tenant_secrets AS s,
+               pg_catalog.unnest(ARRAY[s.secret, CASE WHEN s.previous_expires_at > pg_catalog.now()
+                                                      THEN s.previous_secret END]) AS c (cert)
+         WHERE s.tenant_id = _tenant_id AND s.vendor = 'paypal'
+           AND s.paypal_webhook_id IS NOT NULL AND c.cert IS NOT NULL;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
+END;
+$$;
+COMMENT ON FUNCTION api.webhook_paypal_keys(text, text) IS
+    'PayPal webhook id and pinned certificates of the addressed tenant, for the shell''s RSA check. Raises nothing.';
+REVOKE ALL ON FUNCTION api.webhook_paypal_keys(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.webhook_paypal_keys(text, text) TO app_rw;
 
 COMMIT;

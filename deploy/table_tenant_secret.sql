@@ -3,8 +3,9 @@ BEGIN;
 
 /**
  * Per tenant and vendor webhook secrets. Rotation keeps the previous secret valid until
- * previous_expires_at. PayPal has no shared secret: it carries its webhook id and the
- * pinned signing certificate instead. Only definer functions read this table.
+ * previous_expires_at. PayPal has no shared secret: for it, secret (and previous_secret)
+ * hold the pinned PEM signing certificate, and paypal_webhook_id the tenant's own PayPal
+ * webhook subscription id (part of the signed string). Only definer functions read this table.
  */
 CREATE TABLE skeldir.tenant_secrets (
     tenant_id           uuid NOT NULL REFERENCES skeldir.tenants (id) ON DELETE CASCADE,
@@ -13,7 +14,6 @@ CREATE TABLE skeldir.tenant_secrets (
     previous_secret     text,
     previous_expires_at timestamptz,
     paypal_webhook_id   text,
-    paypal_certificate  text,
     updated_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, vendor),
     CHECK ((previous_secret IS NULL) = (previous_expires_at IS NULL))

@@ -1,6 +1,8 @@
 -- Revert skeldir:function_webhook_field from pg
 BEGIN;
 
+DROP FUNCTION skeldir._decimal(jsonb, text);
+DROP FUNCTION skeldir._timestamp(jsonb, text);
 DROP FUNCTION skeldir._query_param(text, text);
 DROP FUNCTION skeldir._minor_integer(jsonb, text);
 DROP FUNCTION skeldir._minor_units(text, text);

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-
 import psycopg
 
 from skeldir.cluster import Cluster, last_line
-
-
-def schema_dump(cluster: Cluster, database: str) -> str:
-    dump = subprocess.run(
-        ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "--exclude-schema=sqitch",
-         cluster.admin_dsn(database)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    # \\restrict lines carry a random key per dump (pg_dump security fix); not schema.
-    lines = [line for line in dump.splitlines() if line and not line.startswith(("--", "\\restrict", "\\unrestrict"))]
-    return re.sub(r"\n{2,}", "\n", "\n".join(lines))
+from skeldir.prove import schema_dump
 
 
 def test_deploy_verify_revert_deploy_round_trip_leaves_identical_schema(cluster: Cluster) -> None:

@@ -1,5 +1,6 @@
 -- Verify skeldir:function_pii on pg
 SELECT 'skeldir._pii_key(text)'::regprocedure,
+       'skeldir._redact_text(text)'::regprocedure,
        'skeldir._redact(jsonb)'::regprocedure,
        'skeldir._customer_ref(text)'::regprocedure;
 DO $$

@@ -1,6 +1,6 @@
 -- Verify skeldir:table_tenant_secret on pg
 SELECT tenant_id, vendor, secret, previous_secret, previous_expires_at,
-       paypal_webhook_id, paypal_certificate, updated_at
+       paypal_webhook_id, updated_at
   FROM skeldir.tenant_secrets
  WHERE false;
 DO $$

@@ -20,16 +20,18 @@ import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from skeldir import logs
+from skeldir import logs, paypal
 from skeldir.config import Settings
-from skeldir.db import IdentityError, assert_least_privilege, http_status_for
+from skeldir.db import IdentityError, assert_least_privilege, http_status_of
 from skeldir.llm.routes import routes as llm_routes
 from skeldir.metrics import ObserveMiddleware, ShellMetrics
+from skeldir.openapi import openapi_document
 
 log = logging.getLogger("skeldir.shell")
 
@@ -93,14 +95,20 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def headers_json(request: Request) -> str:
-    """Lower-cased header names -> values (repeated headers joined with ', ')."""
+def header_map(request: Request) -> dict[str, str]:
+    """Lower-cased header names -> values (repeated headers joined with ', ').
+
+    A client can never supply the shell's own PayPal attestation header: it is dropped here
+    and only ``paypal.attest`` may add it.
+    """
     merged: dict[str, str] = {}
     for raw_name, raw_value in request.scope["headers"]:
         name = raw_name.decode("latin-1").lower()
+        if name == paypal.ATTESTATION_HEADER:
+            continue
         value = raw_value.decode("latin-1")
         merged[name] = f"{merged[name]}, {value}" if name in merged else value
-    return orjson.dumps(merged).decode()
+    return merged
 
 
 async def receive(request: Request, vendor: str, route: str, token: str | None) -> Response:
@@ -112,22 +120,35 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
         return JSONResponse(
             {"status": "payload_too_large", "limit_bytes": state.settings.max_body_bytes}, status_code=413
         )
+    headers = header_map(request)
     try:
         async with state.pool.connection() as conn:
+            if vendor == "paypal":
+                # pgcrypto has no RSA: the shell checks PayPal's signature against the pinned
+                # certificates the database hands out, and attests it (see paypal.py).
+                cur = await conn.execute(
+                    "SELECT webhook_id, certificate FROM api.webhook_paypal_keys(%s, %s)",
+                    [token, headers.get("x-skeldir-tenant-key")],
+                )
+                attestation = paypal.attest(headers, body, await cur.fetchall())
+                if attestation is not None:
+                    headers[paypal.ATTESTATION_HEADER] = attestation
             cur = await conn.execute(
                 "SELECT http_status, outcome, response FROM api.webhook_receive(%s, %s, %s::jsonb, %s, %s)",
-                [vendor, route, headers_json(request), body, token],
+                [vendor, route, orjson.dumps(headers).decode(), body, token],
                 prepare=True,
             )
             row = await cur.fetchone()
     except PoolTimeout:
         return unavailable("database unavailable")
     except psycopg.Error as exc:
-        status = http_status_for(exc.sqlstate)
-        log.warning("webhook %s failed: sqlstate=%s", route, exc.sqlstate)
+        status = http_status_of(exc)
+        log.warning("webhook %s failed: sqlstate=%s %s", route, exc.sqlstate, type(exc).__name__)
         if status == 503:
             recheck_pool(state.pool)
             return unavailable("database unavailable")
+        if status == 400:
+            return JSONResponse({"status": "bad_request"}, status_code=400)
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
     assert row is not None
     http_status, outcome, response = row
@@ -145,6 +166,23 @@ async def webhook(request: Request) -> Response:
 async def webhook_alias(request: Request) -> Response:
     path = request.url.path
     return await receive(request, ALIASES[path], path, None)
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi_document(sorted(ALIASES)))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """404 and 405 as JSON (Starlette's default is plain text), with Allow on a 405."""
+    assert isinstance(exc, HTTPException)
+    status = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    return JSONResponse({"status": status}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Never a 500 with a stack trace: log it, answer 503 so the sender retries; nothing was committed."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return unavailable("internal error")
 
 
 async def health_live(request: Request) -> Response:
@@ -256,13 +294,17 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
         Route("/health/ready", health_ready, methods=["GET"]),
         Route("/health/worker", health_worker, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/webhooks/{vendor}", webhook, methods=["POST"]),
         Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
         *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
         *llm_routes,
     ]
     return Starlette(
-        routes=routes, lifespan=lifespan, middleware=[Middleware(ObserveMiddleware, metrics=shell_metrics)]
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(ObserveMiddleware, metrics=shell_metrics)],
+        exception_handlers={404: http_error, 405: http_error, Exception: internal_error},
     )
 
 

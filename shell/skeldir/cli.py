@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from skeldir import tenants
 from skeldir.cluster import Cluster, ClusterError, last_line, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
 from skeldir.errors import CliError
@@ -157,6 +158,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         batch=args.batch,
         concurrency=args.concurrency,
         metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -208,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(db, "revert", cmd_db_revert, "sqitch revert as migration_owner (all changes unless --to)")
     p.add_argument("--to", help="revert down to this change")
     add(db, "verify", cmd_db_verify, "sqitch verify as migration_owner")
+    from skeldir import bootstrap
+
+    bootstrap.add_parser(db)
 
     tenant = sub.add_parser("tenant", help="tenants, keys and secrets").add_subparsers(
         dest="tenant_command", required=True, metavar="ACTION"
@@ -215,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(tenant, "create", cmd_tenant_create, "create a tenant: API key (shown once), endpoints, secrets")
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    tenants.register_tenant(tenant, add)
+    tenants.register_dlq(sub, add)
 
     from skeldir import ops
 
@@ -229,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
     p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="exporter address (0.0.0.0 in containers)")
 
     p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
     p.add_argument("--host", default="127.0.0.1")
@@ -239,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(demo, "curl", cmd_demo_curl, "print a curl with a fresh valid Stripe signature")
     add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
+    from skeldir import prove
+
+    prove.add_parser(sub)
     return parser
 
 
@@ -258,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Delegate to the imported module so that `python -m skeldir.cli` and modules that import
-    # skeldir.cli (admin, ops) share one CliError class.
-    from skeldir.cli import main as _main
+    # `python -m skeldir.cli` runs this file as __main__: call the importable module's main so
+    # that CliError raised by skeldir.admin / skeldir.tenants is the class caught there.
+    from skeldir.cli import main as importable_main
 
-    sys.exit(_main())
+    sys.exit(importable_main())

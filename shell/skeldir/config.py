@@ -19,7 +19,7 @@ ENV_DOC = {
     "SKELDIR_PG_BIN": "PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin)",
     "SKELDIR_DATABASE_URL": "runtime DSN for shell and worker (app_user)",
     "SKELDIR_MIGRATION_DATABASE_URL": "DSN for sqitch and operator commands (migration_owner)",
-    "SKELDIR_ADMIN_DATABASE_URL": "superuser DSN, embedded cluster only (bootstrap)",
+    "SKELDIR_ADMIN_DATABASE_URL": "superuser DSN: printed for the embedded cluster; read only by skeldir db bootstrap",
     "SKELDIR_PUBLIC_URL": "base URL printed in endpoint URLs (default: http://127.0.0.1:8000)",
     "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
     "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
@@ -29,6 +29,7 @@ ENV_DOC = {
     "SKELDIR_LLM_STUB_FAIL": "stub LLM provider: 1 makes every call fail (default: 0)",
     "SKELDIR_LLM_STUB_CONFIG": "stub LLM provider: JSON file re-read per call overriding the four above",
     "SKELDIR_LLM_STUB_CALLS_FILE": "stub LLM provider: append one JSON line per call (never the prompt)",
+    "SKELDIR_PROVE_FAULT": "test only: 'identity' grants BYPASSRLS in prove's own cluster to prove the gate fails",
 }
 
 

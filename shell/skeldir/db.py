@@ -46,6 +46,7 @@ def assert_least_privilege(dsn: str) -> str:
 SQLSTATE_HTTP: dict[str, int] = {
     "22023": 400,  # invalid_parameter_value: a bad request parameter
     "22P02": 400,  # invalid_text_representation
+    "22": 400,  # any other data exception: a value of the request cannot be represented
     "28000": 401,  # invalid_authorization_specification: unknown tenant key
     "SK404": 404,
     "SK409": 409,  # a request_id reused for a different request
@@ -55,6 +56,13 @@ SQLSTATE_HTTP: dict[str, int] = {
     "57": 503,  # operator intervention (shutdown, cancel)
     "40": 503,  # transaction rollback (serialization, deadlock): retry
 }
+
+
+def http_status_of(exc: psycopg.Error) -> int:
+    """Like http_status_for; a value psycopg refuses to send (a NUL in text: no SQLSTATE) is a 400."""
+    if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
+        return 400
+    return http_status_for(exc.sqlstate)
 
 
 def http_status_for(sqlstate: str | None) -> int:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from skeldir.db import http_status_for
+from skeldir.db import http_status_of
 
 log = logging.getLogger("skeldir.llm")
 
@@ -36,14 +36,15 @@ def _unavailable() -> JSONResponse:
 
 
 def _error(exc: psycopg.Error, route: str) -> JSONResponse:
-    status = http_status_for(exc.sqlstate)
+    status = http_status_of(exc)
     log.warning("%s failed: sqlstate=%s", route, exc.sqlstate)
     if status == 503:
         return _unavailable()
     if status == 401:
         return JSONResponse({"status": "unauthorized"}, status_code=401)
     diag = exc.diag
-    body: dict[str, Any] = {"status": STATUS_WORD.get(status, "error"), "error": diag.message_primary}
+    message = diag.message_primary or (str(exc).strip().splitlines() or ["invalid request"])[0]
+    body: dict[str, Any] = {"status": STATUS_WORD.get(status, "error"), "error": message}
     if diag.message_detail:
         body["detail"] = diag.message_detail
     if diag.message_hint:

@@ -1,0 +1,6 @@
+-- Revert skeldir:function_webhook_map_shopify from pg
+BEGIN;
+
+DROP FUNCTION skeldir._map_shopify(jsonb, jsonb);
+
+COMMIT;

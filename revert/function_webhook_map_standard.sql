@@ -1,0 +1,6 @@
+-- Revert skeldir:function_webhook_map_standard from pg
+BEGIN;
+
+DROP FUNCTION skeldir._map_standard(jsonb, jsonb);
+
+COMMIT;

@@ -1,0 +1,97 @@
+-- Vendor mappings: money per ISO 4217 exponent, timestamps in UTC, exact ids, reason codes, redaction.
+BEGIN;
+SELECT plan(34);
+
+SELECT has_function('skeldir', '_map_' || v, ARRAY['jsonb', 'jsonb'], v || ' mapping exists')
+  FROM unnest('{stripe,shopify,woocommerce,paypal,standard}'::text[]) AS v;
+
+-- Money test vectors.
+SELECT is(skeldir._minor_units('500', 'JPY'), 500::bigint, 'JPY has exponent 0');
+SELECT is(skeldir._minor_units('19.99', 'usd'), 1999::bigint, 'USD has exponent 2 (code case-insensitive)');
+SELECT is(skeldir._minor_units('12.345', 'KWD'), 12345::bigint, 'KWD has exponent 3');
+SELECT is(skeldir._minor_units('0.1', 'USD'), 10::bigint, 'fewer decimals than the exponent');
+SELECT is(skeldir._minor_units('-5.00', 'EUR'), -500::bigint, 'negative amounts stay exact');
+SELECT is(skeldir._minor_units('92233720368547758.07', 'USD'), 9223372036854775807::bigint, 'bigint maximum');
+SELECT throws_ok($$SELECT skeldir._minor_units('10.5', 'JPY')$$, 'SK422', 'bad_amount', 'JPY has no minor unit');
+SELECT throws_ok($$SELECT skeldir._minor_units('1.0001', 'KWD')$$, 'SK422', 'bad_amount', 'finer than fils');
+SELECT throws_ok($$SELECT skeldir._minor_units('1e3', 'USD')$$, 'SK422', 'bad_amount', 'no exponent notation');
+SELECT throws_ok($$SELECT skeldir._minor_units('1', 'ZZZ')$$, 'SK422', 'bad_currency', 'unknown currency');
+
+-- Timestamps: _gmt without offset is UTC, whatever the session time zone.
+SET LOCAL TIME ZONE 'Asia/Tokyo';
+SELECT is(skeldir._timestamp('{"t": "2024-03-01T10:00:00"}', 't'), '2024-03-01 10:00:00+00'::timestamptz,
+          'no offset means UTC');
+SELECT is(skeldir._timestamp('{"t": "2024-03-01T10:00:00-05:00"}', 't'), '2024-03-01 15:00:00+00'::timestamptz,
+          'an offset is honoured');
+SELECT is(skeldir._timestamp('{"t": "2024-03-01T10:00:00.123Z"}', 't'), '2024-03-01 10:00:00.123+00'::timestamptz,
+          'Z and fractions');
+SELECT throws_ok($$SELECT skeldir._timestamp('{"t": "2024-02-30T00:00:00"}', 't')$$, 'SK422', 'bad_type:t',
+                 'an impossible date is bad_type');
+SELECT throws_ok($$SELECT skeldir._timestamp('{}', 't')$$, 'SK422', 'missing_field:t', 'a missing date');
+RESET TIME ZONE;
+
+-- Shopify.
+SELECT is((skeldir._map_shopify('{"shopify-topic": "orders/create", "shopify-webhook-id": "w1"}',
+          '{"id": 18446744073709551617, "currency": "USD", "total_price": "10.01",
+            "created_at": "2024-01-01T00:00:00Z"}')).order_ref, '18446744073709551617',
+          'Shopify: order ids beyond 2^64 kept digit for digit; un-prefixed headers');
+SELECT is((skeldir._map_shopify('{"x-shopify-topic": "orders/create", "x-shopify-webhook-id": "w1"}',
+          '{"id": 1, "currency": "USD", "total_price": "10.01", "created_at": "2024-01-01T00:00:00Z"}')).vendor_event_id,
+          'w1', 'Shopify: dedupe key is the webhook id');
+SELECT throws_ok($$SELECT skeldir._map_shopify('{"x-shopify-topic": "orders/create"}', '{}')$$, 'SK422',
+                 'missing_field:header.x-shopify-webhook-id', 'Shopify: no webhook id is a dead letter');
+SELECT is((skeldir._map_shopify('{"x-shopify-topic": "carts/update", "x-shopify-webhook-id": "w1"}', '{}')).supported,
+          false, 'Shopify: other topics are unsupported');
+SELECT is((SELECT ROW(e.utm_source, e.utm_medium, e.utm_campaign)::text FROM skeldir._map_shopify(
+          '{"x-shopify-topic": "orders/paid", "x-shopify-webhook-id": "w2"}',
+          '{"id": 1, "currency": "USD", "total_price": "1.00", "created_at": "2024-01-01T00:00:00Z",
+            "landing_site": "/?utm_source=google&utm_medium=cpc&utm_campaign=black%20friday",
+            "note_attributes": [{"name": "utm_source", "value": "bing"}]}') AS e),
+          '(bing,cpc,"black friday")', 'Shopify: note_attributes before the landing_site query (decoded)');
+
+-- WooCommerce.
+SELECT is((SELECT ROW(e.kind, e.amount_minor, e.vendor_event_id, e.occurred_at)::text FROM skeldir._map_woocommerce(
+          '{"x-wc-webhook-topic": "order.updated"}',
+          '{"id": 7, "status": "completed", "currency": "EUR", "total": "50.00", "date_modified_gmt": "2024-03-02T00:00:00",
+            "refunds": [{"id": 12, "total": "-5.50"}, {"id": 11, "total": "-1.00"}]}') AS e),
+          ROW('refund', -550, 'order:7:refund:12', '2024-03-02 00:00:00+00'::timestamptz)::text,
+          'WooCommerce: the newest refund, negative, keyed by its id');
+SELECT is((skeldir._map_woocommerce('{"x-wc-webhook-topic": "order.updated"}',
+          '{"id": 7, "status": "completed", "currency": "EUR", "total": "50.00", "date_modified_gmt": "2024-03-09T00:00:00"}'
+          )).vendor_event_id, 'order:7:completed', 'WooCommerce: a completed order is revenue once, whenever resaved');
+SELECT is((skeldir._map_woocommerce('{"x-wc-webhook-topic": "order.updated"}',
+          '{"id": 7, "status": "on-hold", "currency": "EUR"}')).supported, false,
+          'WooCommerce: orders not completed are not revenue yet');
+SELECT is((skeldir._map_woocommerce('{"x-wc-webhook-topic": "order.created"}',
+          '{"id": 7, "status": "completed", "currency": "EUR", "total": "1.00", "date_modified_gmt": "2024-03-09T00:00:00",
+            "meta_data": [{"key": "_wc_order_attribution_utm_source", "value": "(none)"},
+                          {"key": "_wc_order_attribution_referrer", "value": "https://duckduckgo.com/"}]}')).referrer,
+          'https://duckduckgo.com/', 'WooCommerce: attribution from _wc_order_attribution_* meta');
+
+-- PayPal.
+SELECT is((SELECT ROW(e.kind, e.amount_minor, e.payment_ref)::text FROM skeldir._map_paypal('{}',
+          '{"id": "WH-2", "event_type": "PAYMENT.SALE.REFUNDED", "create_time": "2024-01-01T00:00:00Z",
+            "resource": {"id": "R9", "sale_id": "S1", "amount": {"total": "2.50", "currency": "USD"}}}') AS e),
+          '(refund,-250,S1)', 'PayPal: sale refund negative, pointing at the sale');
+SELECT is((skeldir._map_paypal('{}', '{"id": "WH-3", "event_type": "PAYMENT.CAPTURE.COMPLETED",
+          "create_time": "2024-01-01T00:00:00Z", "resource": {"id": "C1", "amount": {"value": 10.5, "currency_code": "USD"}}}'
+          )).amount_minor, 1050::bigint, 'PayPal: an exact JSON number is converted exactly too');
+
+-- Standard.
+SELECT throws_ok($$SELECT skeldir._map_standard('{}', '{"type": "order.created"}')$$, 'SK422',
+                 'missing_field:header.webhook-id', 'Standard: webhook-id is the dedupe key');
+SELECT is((skeldir._map_standard('{"webhook-id": "m"}', '{"type": "ping"}')).supported, false,
+          'Standard: other types are unsupported');
+
+-- Redaction.
+SELECT is(skeldir._redact('{"meta_data": [{"key": "_wc_order_attribution_user_agent", "value": "Mozilla"},
+                                          {"key": "_wc_order_attribution_utm_source", "value": "google"}],
+                            "note_attributes": [{"name": "email", "value": "x@y.io"}],
+                            "billing": {"email": "x@y.io"}, "ref": "mail me at x@y.io"}'),
+          '{"meta_data": [{"key": "_wc_order_attribution_user_agent"},
+                          {"key": "_wc_order_attribution_utm_source", "value": "google"}],
+            "note_attributes": [{}], "ref": "[redacted]"}'::jsonb,
+          'redaction drops PII keys, PII pair values and email-like strings');
+
+SELECT * FROM finish();
+ROLLBACK;
