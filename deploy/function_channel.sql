@@ -2,10 +2,12 @@
 BEGIN;
 
 /** The host of a URL, lower-cased, without "www."; NULL when there is none. */
+-- A single expression without FROM, so the planner inlines it (the attribution task calls
+-- it for every touch; a non-inlined SQL function is planned on every call).
 CREATE FUNCTION skeldir._url_host(url text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT pg_catalog.regexp_replace(pg_catalog.lower(m[1]), '^www\.', '')
-      FROM pg_catalog.regexp_match(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#]+)') AS m
+    SELECT pg_catalog.regexp_replace(
+               pg_catalog.lower(pg_catalog.substring(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#]+)')), '^www\.', '')
 $$;
 COMMENT ON FUNCTION skeldir._url_host(text) IS 'Lower-cased host of a URL without www.; NULL if none.';
 
@@ -15,25 +17,29 @@ COMMENT ON FUNCTION skeldir._url_host(text) IS 'Lower-cased host of a URL withou
  * organic_search, other (utm but unclassified) or direct (nothing at all).
  */
 CREATE FUNCTION skeldir._channel(utm_source text, utm_medium text, referrer text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE
-        WHEN m ~ '^(cpc|ppc|cpm|cpv|cpa|paid|paid[_ -].*|display|banner|retargeting|shopping)$' THEN 'paid'
-        WHEN m IN ('email', 'e-mail', 'newsletter') OR s IN ('newsletter', 'klaviyo', 'mailchimp') THEN 'email'
-        WHEN m IN ('social', 'social-network', 'social-media', 'social_media', 'sm')
-             OR s IN ('facebook', 'instagram', 'twitter', 'x', 'linkedin', 'tiktok', 'pinterest', 'youtube', 'reddit')
-             OR h ~ '(^|\.)(facebook\.com|instagram\.com|t\.co|twitter\.com|x\.com|linkedin\.com|tiktok\.com|pinterest\.com|youtube\.com|reddit\.com)$'
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    _s text := nullif(pg_catalog.lower(pg_catalog.btrim(utm_source)), '');
+    _m text := nullif(pg_catalog.lower(pg_catalog.btrim(utm_medium)), '');
+    _h text := skeldir._url_host(referrer);
+BEGIN
+    -- PL/pgSQL rather than SQL: its expressions are planned once per session, not per call.
+    RETURN CASE
+        WHEN _m ~ '^(cpc|ppc|cpm|cpv|cpa|paid|paid[_ -].*|display|banner|retargeting|shopping)$' THEN 'paid'
+        WHEN _m IN ('email', 'e-mail', 'newsletter') OR _s IN ('newsletter', 'klaviyo', 'mailchimp') THEN 'email'
+        WHEN _m IN ('social', 'social-network', 'social-media', 'social_media', 'sm')
+             OR _s IN ('facebook', 'instagram', 'twitter', 'x', 'linkedin', 'tiktok', 'pinterest', 'youtube', 'reddit')
+             OR _h ~ '(^|\.)(facebook\.com|instagram\.com|t\.co|twitter\.com|x\.com|linkedin\.com|tiktok\.com|pinterest\.com|youtube\.com|reddit\.com)$'
             THEN 'social'
-        WHEN m = 'affiliate' THEN 'affiliate'
-        WHEN m = 'organic'
-             OR h ~ '(^|\.)(google\.[a-z.]+|bing\.com|duckduckgo\.com|search\.yahoo\.com|yandex\.[a-z]+|baidu\.com|ecosia\.org)$'
+        WHEN _m = 'affiliate' THEN 'affiliate'
+        WHEN _m = 'organic'
+             OR _h ~ '(^|\.)(google\.[a-z.]+|bing\.com|duckduckgo\.com|search\.yahoo\.com|yandex\.[a-z]+|baidu\.com|ecosia\.org)$'
             THEN 'organic_search'
-        WHEN m = 'referral' OR h IS NOT NULL THEN 'referral'
-        WHEN s IS NOT NULL OR m IS NOT NULL THEN 'other'
+        WHEN _m = 'referral' OR _h IS NOT NULL THEN 'referral'
+        WHEN _s IS NOT NULL OR _m IS NOT NULL THEN 'other'
         ELSE 'direct'
-    END
-      FROM (SELECT nullif(pg_catalog.lower(pg_catalog.btrim(utm_source)), '') AS s,
-                   nullif(pg_catalog.lower(pg_catalog.btrim(utm_medium)), '') AS m,
-                   skeldir._url_host(referrer) AS h) AS touch
+    END;
+END;
 $$;
 COMMENT ON FUNCTION skeldir._channel(text, text, text) IS
     'Deterministic channel: paid | email | social | affiliate | referral | organic_search | other | direct.';

@@ -21,6 +21,8 @@ BEGIN
         PERFORM skeldir._task_allocate(message);
     WHEN 'refresh_matviews' THEN
         PERFORM skeldir.matview_refresh_dirty(coalesce(message ->> 'trigger', 'task'));
+    WHEN 'noop' THEN
+        NULL;  -- does nothing: the baseline of scripts/bench_worker and pgmq round trips
     WHEN 'poison_pill' THEN
         RAISE EXCEPTION 'poison pill: this task always fails' USING ERRCODE = 'SK500';
     ELSE
@@ -30,13 +32,40 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
-    'Task name -> SQL handler. Raises 22023 unknown task, SK500 poison_pill.';
+    'Task name -> SQL handler (allocate, refresh_matviews, noop, poison_pill). Raises 22023 unknown task, SK500 poison_pill.';
+
+/**
+ * Ends a task batch: applies the matview dirty marks its handlers deferred (see
+ * skeldir._matview_touch) and, when a view became dirty, makes sure one unread
+ * `refresh_matviews` task waits in the maintenance queue, delayed one second so that a
+ * burst of batches shares one refresh. That is what keeps views fresh between the
+ * minute-granular pg_cron pulses. Two batches racing may both enqueue: harmless, a
+ * refresh of a clean view is skipped.
+ */
+CREATE FUNCTION skeldir._matview_flush() RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _views text[] := pg_catalog.string_to_array(nullif(pg_catalog.current_setting('skeldir.matview_dirty', true), ''), ',');
+BEGIN
+    PERFORM pg_catalog.set_config('skeldir.matview_touch_deferred', 'off', true);
+    PERFORM pg_catalog.set_config('skeldir.matview_dirty', '', true);
+    IF _views IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM skeldir._matview_touch(_views);
+    IF NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
+                    WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
+        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb, 1);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._matview_flush() IS 'Apply deferred matview dirty marks; enqueue one refresh_matviews task.';
 
 /**
  * The poller's whole SQL side, one transaction per batch: read up to `batch` messages
  * (pgmq.read takes them FOR UPDATE SKIP LOCKED, so concurrent workers never share one),
  * run each in its own subtransaction under its tenant's GUC, and then
- *   success            -> archive              (same transaction as the handler's writes)
+ *   success            -> archive, in one call at the end (same transaction as the writes)
  *   failure, retries left -> set_vt with exponential backoff (base * 2^(attempt-1))
  *   failure, none left -> insert worker_failed_jobs and delete from the queue, atomically.
  * A worker killed mid-batch rolls all of it back: the messages are visible again and no
@@ -51,6 +80,7 @@ DECLARE
     _s  skeldir.settings;
     _m  pgmq.message_record;
     _t0 timestamptz;
+    _done bigint[] := '{}';
 BEGIN
     IF task_run_batch.queue IS NULL OR task_run_batch.queue NOT IN ('attribution', 'maintenance', 'housekeeping') THEN
         RAISE EXCEPTION 'unknown queue %', task_run_batch.queue USING ERRCODE = 'invalid_parameter_value',
@@ -60,6 +90,7 @@ BEGIN
         RAISE EXCEPTION 'batch must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO _s FROM skeldir.settings;
+    PERFORM pg_catalog.set_config('skeldir.matview_touch_deferred', 'on', true);
 
     FOR _m IN SELECT * FROM pgmq.read(task_run_batch.queue, _s.task_visibility_timeout, task_run_batch.batch) LOOP
         _t0 := pg_catalog.clock_timestamp();
@@ -70,7 +101,7 @@ BEGIN
         BEGIN
             PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_m.message ->> 'tenant_id', ''), true);
             PERFORM skeldir._task_dispatch(task_run_batch.queue, _m.message);
-            PERFORM pgmq.archive(task_run_batch.queue, _m.msg_id);
+            _done := _done || _m.msg_id;
             outcome := 'succeeded';
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS error = MESSAGE_TEXT;
@@ -93,7 +124,11 @@ BEGIN
         duration_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _t0) * 1000;
         RETURN NEXT;
     END LOOP;
+    IF pg_catalog.cardinality(_done) > 0 THEN
+        PERFORM pgmq.archive(task_run_batch.queue, _done);
+    END IF;
     PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
+    PERFORM skeldir._matview_flush();
 END;
 $$;
 COMMENT ON FUNCTION api.task_run_batch(text, integer) IS

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from skeldir import logs, paypal
+from skeldir import logs, paypal, read_api
 from skeldir.config import Settings
 from skeldir.db import IdentityError, assert_least_privilege, http_status_of
 from skeldir.llm.routes import routes as llm_routes
@@ -298,6 +298,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{vendor}", webhook, methods=["POST"]),
         Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
         *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
+        *read_api.routes,
         *llm_routes,
     ]
     return Starlette(

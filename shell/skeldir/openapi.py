@@ -162,6 +162,40 @@ LLM_PATHS: dict[str, Any] = {
 }
 
 
+READ_PARAMS = [
+    {"name": "X-Skeldir-Tenant-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "from", "in": "query", "required": False, "description": "first day, YYYY-MM-DD (default: to - 30)",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "required": False, "description": "last day, YYYY-MM-DD (default: today, UTC)",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+]  # fmt: skip
+
+READ_RESOURCES = {
+    "/api/revenue/daily": "Daily revenue per currency (mv_daily_revenue_summary)",
+    "/api/revenue/realtime": "Recent revenue in short buckets (mv_realtime_revenue)",
+    "/api/channels": "Revenue allocated per channel and day (mv_channel_performance)",
+    "/api/allocations/summary": "Allocations per model and channel (mv_allocation_summary)",
+    "/api/reconciliation": "Order/payment reconciliation states per day (mv_reconciliation_status)",
+}
+
+
+def _read_operation(summary: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": READ_PARAMS,
+            "responses": {
+                "200": _json({"type": "object"}, "One page of the tenant's rows, with paging totals."),
+                "400": _json(_ref("Status"), "A bad parameter; the body says which and why."),
+                "401": _json(_ref("Status"), "Unknown or suspended tenant key."),
+                "503": _json(_ref("Unavailable"), "Database unavailable: retry later.", RETRY_AFTER),
+            },
+        }
+    }
+
+
 def openapi_document(aliases: list[str]) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/webhooks/{vendor}": _webhook_operation("Receive a webhook; tenant by X-Skeldir-Tenant-Key", [VENDOR_PARAM]),
@@ -193,6 +227,7 @@ def openapi_document(aliases: list[str]) -> dict[str, Any]:
                 }
             },
         ),
+        **{path: _read_operation(summary) for path, summary in READ_RESOURCES.items()},
         "/openapi.json": _get(
             "This document", {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {}}}}}
         ),

@@ -32,7 +32,7 @@ log = logging.getLogger("skeldir.worker")
 
 SQL_QUEUES = ("attribution", "maintenance", "housekeeping")
 QUEUES = (*SQL_QUEUES, "llm")  # llm: admitted in SQL, provider called by skeldir.llm.consumer
-KNOWN_TASKS = {"allocate", "refresh_matviews", "poison_pill", "reconcile", "housekeeping"}
+KNOWN_TASKS = {"allocate", "refresh_matviews", "reconcile_due", "housekeeping", "noop", "poison_pill"}
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 5.0
 PROBE_QUEUE = "probe"  # answered by Worker.answer_probes for GET /health/worker

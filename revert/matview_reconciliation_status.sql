@@ -1,0 +1,7 @@
+-- Revert skeldir:matview_reconciliation_status from pg
+BEGIN;
+
+DELETE FROM skeldir.matview_state WHERE view_name = 'mv_reconciliation_status';
+DROP MATERIALIZED VIEW skeldir.mv_reconciliation_status;
+
+COMMIT;

@@ -1,0 +1,66 @@
+-- The five matviews: shape, ownership, privileges, dirty marking, maintenance refresh, tenant views.
+BEGIN;
+SELECT plan(19);
+
+SELECT has_materialized_view('skeldir', v, 'matview ' || v || ' exists')
+  FROM unnest('{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary,mv_reconciliation_status}'::text[]) AS v;
+
+SELECT is_empty($$
+    SELECT c.relname FROM pg_class AS c
+     WHERE c.relnamespace = 'skeldir'::regnamespace AND c.relkind = 'm'
+       AND (pg_get_userbyid(c.relowner) <> 'matview_owner'
+            OR NOT EXISTS (SELECT FROM pg_index AS i WHERE i.indrelid = c.oid AND i.indisunique AND i.indpred IS NULL)
+            OR has_table_privilege('app_user', c.oid, 'SELECT') OR has_table_privilege('app_ro', c.oid, 'SELECT')
+            OR NOT EXISTS (SELECT FROM skeldir.matview_state AS s WHERE s.view_name = c.relname))
+$$, 'every matview: owned by matview_owner, a full unique index, no app role may select it, tracked in matview_state');
+
+SELECT throws_ok($$ SELECT skeldir.matview_refresh('mv_nope', 'test') $$, '22023', NULL, 'an unknown view raises 22023');
+
+-- Writes mark views dirty once per batch and enqueue exactly one refresh task.
+SELECT tenant_id AS t1 FROM api.tenant_create('Views One') \gset
+SELECT tenant_id AS t2 FROM api.tenant_create('Views Two') \gset
+INSERT INTO skeldir.attribution_events
+       (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency, occurred_at,
+        utm_source, utm_medium, payload, route)
+VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-1', 'A', NULL, 1500, 'USD', now(), 'google', 'cpc', '{}', 't'),
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-1', 'A', 'pi_1', 1500, 'USD', now(), 'google', 'cpc', '{}', 't'),
+       (:'t2', 'stripe', 'payment_intent.succeeded', 'payment', 'p-2', NULL, 'pi_2', 99, 'EUR', now(), NULL, NULL, '{}', 't');
+SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', tenant_id, 'event_id', id))
+  FROM skeldir.attribution_events;
+SET LOCAL ROLE app_user;
+SELECT results_eq($$ SELECT count(*) FROM api.task_run_batch('attribution', 1) $$, $$ VALUES (1::bigint) $$, 'a first batch runs');
+SELECT results_eq($$ SELECT count(*) FROM api.task_run_batch('attribution', 10) $$, $$ VALUES (2::bigint) $$, 'a second batch runs');
+RESET ROLE;
+SELECT is_empty($$ SELECT view_name FROM skeldir.matview_state WHERE NOT dirty $$, 'after the writes every view is dirty');
+SELECT results_eq($$ SELECT count(*) FROM pgmq.q_maintenance WHERE message ->> 'task' = 'refresh_matviews' $$,
+    $$ VALUES (1::bigint) $$, 'two batches enqueue one refresh_matviews task, not two');
+
+-- The maintenance task refreshes and logs every dirty view.
+UPDATE pgmq.q_maintenance SET vt = now() - interval '1 second';
+SET LOCAL ROLE app_user;
+SELECT results_eq($$ SELECT task, outcome FROM api.task_run_batch('maintenance', 10) $$,
+    $$ VALUES ('refresh_matviews', 'succeeded') $$, 'the worker runs the refresh task');
+RESET ROLE;
+SELECT is_empty($$ SELECT view_name FROM skeldir.matview_state WHERE dirty $$, 'after the refresh no view is dirty');
+SELECT results_eq($$ SELECT count(DISTINCT view_name), bool_and(outcome = 'refreshed' AND trigger = 'maintenance' AND rows IS NOT NULL AND duration_ms >= 0)
+                       FROM skeldir.matview_refresh_log $$,
+    $$ VALUES (5::bigint, true) $$, 'each refresh is logged with view, trigger, duration, rows and outcome');
+
+-- Tenant views show the tenant's rows only.
+SET LOCAL ROLE app_user;
+SELECT api.tenant_set(:'t1');
+SELECT results_eq($$ SELECT order_minor, payment_minor, event_count FROM api.daily_revenue $$,
+    $$ VALUES (1500::bigint, 1500::bigint, 2::bigint) $$, 'daily revenue of the tenant');
+SELECT results_eq($$ SELECT channel, order_minor, payment_minor, net_minor FROM api.channel_performance $$,
+    $$ VALUES ('paid', 1500::bigint, 1500::bigint, 3000::bigint) $$, 'channel performance of the tenant');
+SELECT results_eq($$ SELECT model, channel, event_count, allocated_minor FROM api.allocation_summary $$,
+    $$ VALUES ('last_touch', 'paid', 2::bigint, 3000::bigint) $$, 'allocation summary of the tenant');
+SELECT results_eq($$ SELECT status, ref_count FROM api.reconciliation_status $$,
+    $$ VALUES ('matched', 1::bigint) $$, 'reconciliation status of the tenant');
+SELECT api.tenant_set(:'t2');
+SELECT results_eq($$ SELECT currency, payment_minor FROM api.realtime_revenue $$,
+    $$ VALUES ('EUR', 99::bigint) $$, 'realtime revenue of the other tenant, and only its own');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,2 @@
+-- Verify skeldir:function_housekeeping on pg
+SELECT 'skeldir.housekeeping_run()'::regprocedure;
