@@ -27,7 +27,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from skeldir import logs, paypal, read_api
-from skeldir.config import Settings
+from skeldir.batching import Delivery, GroupCommit
+from skeldir.config import Settings, env
 from skeldir.db import IdentityError, assert_least_privilege, http_status_of
 from skeldir.llm.routes import routes as llm_routes
 from skeldir.metrics import ObserveMiddleware, ShellMetrics
@@ -54,6 +55,7 @@ class State:
     pool: AsyncConnectionPool
     settings: Settings
     metrics: ShellMetrics
+    group: GroupCommit
 
 
 class BodyTooLarge(Exception):
@@ -122,8 +124,8 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
         )
     headers = header_map(request)
     try:
-        async with state.pool.connection() as conn:
-            if vendor == "paypal":
+        if vendor == "paypal":
+            async with state.pool.connection() as conn:
                 # pgcrypto has no RSA: the shell checks PayPal's signature against the pinned
                 # certificates the database hands out, and attests it (see paypal.py).
                 cur = await conn.execute(
@@ -131,14 +133,10 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
                     [token, headers.get("x-skeldir-tenant-key")],
                 )
                 attestation = paypal.attest(headers, body, await cur.fetchall())
-                if attestation is not None:
-                    headers[paypal.ATTESTATION_HEADER] = attestation
-            cur = await conn.execute(
-                "SELECT http_status, outcome, response FROM api.webhook_receive(%s, %s, %s::jsonb, %s, %s)",
-                [vendor, route, orjson.dumps(headers).decode(), body, token],
-                prepare=True,
-            )
-            row = await cur.fetchone()
+            if attestation is not None:
+                headers[paypal.ATTESTATION_HEADER] = attestation
+        # Group commit (batching.py): shares a transaction with concurrent deliveries.
+        row = await state.group.receive(Delivery(vendor, route, orjson.dumps(headers).decode(), body, token))
     except PoolTimeout:
         return unavailable("database unavailable")
     except psycopg.Error as exc:
@@ -150,7 +148,6 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
         if status == 400:
             return JSONResponse({"status": "bad_request"}, status_code=400)
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
-    assert row is not None
     http_status, outcome, response = row
     request.state.outcome = outcome
     return Response(response, status_code=http_status, media_type="application/json")
@@ -280,10 +277,16 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             max_size=settings.pool_size,
             open=False,
             timeout=5.0,
-            kwargs={"autocommit": True},
+            # Behind PgBouncer < 1.21 in transaction mode, server-side prepared statements break.
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": None if env("SKELDIR_PREPARED_STATEMENTS") == "off" else 5,
+            },
         )
         await pool.open(wait=False)
-        app.state.skeldir = State(pool=pool, settings=settings, metrics=shell_metrics)
+        app.state.skeldir = State(
+            pool=pool, settings=settings, metrics=shell_metrics, group=GroupCommit.from_env(pool, settings.pool_size)
+        )
         try:
             yield
         finally:

@@ -108,6 +108,21 @@ def _sqitch(action: str, *extra: str) -> int:
     return 0
 
 
+def cmd_db_pgbouncer(args: argparse.Namespace) -> int:
+    from skeldir import pgbouncer
+
+    c = cluster()
+    if not c.is_running():
+        raise CliError("the embedded cluster is not running (start it with: skeldir db up)")
+    bouncer = pgbouncer.write_config(c, args.port, pool_size=args.pool_size)
+    password = c.passwords()["app_user"]
+    print(f"pgbouncer (transaction mode) on 127.0.0.1:{args.port}; config {bouncer.ini}")
+    print(f"SKELDIR_DATABASE_URL={shlex.quote(bouncer.dsn('app_user', password))}")
+    print("SKELDIR_PREPARED_STATEMENTS=off", flush=True)
+    os.execvp(pgbouncer.command(bouncer)[0], pgbouncer.command(bouncer))
+    return 0  # pragma: no cover
+
+
 def cmd_db_deploy(args: argparse.Namespace) -> int:
     return _sqitch("deploy", *(["--to", args.to] if args.to else []))
 
@@ -180,6 +195,45 @@ def cmd_demo_curl(args: argparse.Namespace) -> int:
     return supervisor.demo_curl(cluster())
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from skeldir import loadtest
+
+    try:
+        mix = loadtest.Mix.parse(args.mix)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.rate <= 0 or args.duration <= 0 or args.connections < 1 or args.tenants < 1:
+        raise CliError("--rate, --duration, --connections and --tenants must be positive")
+    opts = loadtest.Options(
+        url=args.url.rstrip("/"),
+        app_dsn=runtime_dsn(),
+        migration_dsn=migration_dsn(),
+        rate=args.rate,
+        duration=args.duration,
+        flat_out=args.max,
+        requests=args.requests,
+        connections=args.connections,
+        threads=args.threads,
+        tenants=args.tenants,
+        vendors=tuple(v.strip() for v in args.vendors.split(",") if v.strip()),
+        mix=mix,
+        ceiling_seconds=args.ceiling,
+        ceiling_clients=args.ceiling_clients,
+        shell_pid=args.shell_pid,
+    )
+    try:
+        result = loadtest.run(opts)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise CliError(f"loadtest: {exc}") from exc
+    for line in loadtest.summary_lines(result):
+        print(line)
+    if args.json_out:
+        with open(args.json_out, "w") as out:
+            json.dump(result, out, indent=2)
+        print(f"wrote {args.json_out}")
+    return 0 if result["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     epilog = "environment:\n" + "\n".join(f"  {k:<32} {v}" for k, v in ENV_DOC.items())
     parser = argparse.ArgumentParser(
@@ -205,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(db, "psql", cmd_db_psql, "open psql (as app_user by default)")
     p.add_argument("--as", dest="as_role", choices=["app", "migration", "admin"], default="app")
     p.add_argument("psql_args", nargs=argparse.REMAINDER)
+    p = add(db, "pgbouncer", cmd_db_pgbouncer, "run PgBouncer (transaction mode) in front of the cluster")
+    p.add_argument("--port", type=int, default=6432, help="listen port (default 6432)")
+    p.add_argument("--pool-size", type=int, default=16, help="server connections per user (default 16)")
     p = add(db, "deploy", cmd_db_deploy, "sqitch deploy as migration_owner")
     p.add_argument("--to", help="deploy up to this change")
     p = add(db, "revert", cmd_db_revert, "sqitch revert as migration_owner (all changes unless --to)")
@@ -237,6 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
     p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="exporter address (0.0.0.0 in containers)")
+
+    p = add(sub, "loadtest", cmd_loadtest, "signed mixed webhook load with anti-bypass accounting")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the shell's base URL")
+    p.add_argument("--rate", type=float, default=46.0, help="requests/s in rate mode (default 46)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds in rate mode (default 60)")
+    p.add_argument("--max", action="store_true", help="flat out with wrk instead of a fixed rate")
+    p.add_argument("--requests", type=int, help="deliveries to send (default: rate x duration)")
+    p.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads in --max mode (default 2)")
+    p.add_argument("--tenants", type=int, default=4, help="fresh tenants to spread the load over (default 4)")
+    p.add_argument("--vendors", default="stripe", help="comma-separated vendors (default stripe)")
+    p.add_argument("--mix", default="70,15,15", help="shares NEW,DUPLICATE,MALFORMED (default 70,15,15)")
+    p.add_argument("--ceiling", type=int, default=0, metavar="S", help="first run pgbench S seconds (ceiling)")
+    p.add_argument("--ceiling-clients", type=int, default=8, help="pgbench clients (default 8)")
+    p.add_argument("--shell-pid", type=int, help="pid of the shell (default: whoever listens on the URL's port)")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the result as JSON to FILE")
 
     p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
     p.add_argument("--host", default="127.0.0.1")

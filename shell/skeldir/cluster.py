@@ -172,6 +172,21 @@ class Cluster:
             "password_encryption": "'scram-sha-256'",
             "timezone": "'UTC'",
             "shared_buffers": "256MB",
+            # Ingestion tuning (docs/BENCHMARKS.md). Durability is not traded: every commit
+            # waits for its WAL flush, so a 2xx means committed; concurrent commits share
+            # flushes by themselves, and the shell batches deliveries (group commit).
+            "synchronous_commit": "on",
+            "fsync": "on",
+            "full_page_writes": "on",
+            "wal_buffers": "16MB",
+            "max_wal_size": "4GB",
+            "min_wal_size": "256MB",
+            "checkpoint_timeout": "15min",
+            "checkpoint_completion_target": "0.9",
+            "wal_writer_delay": "10ms",
+            "jit": "off",
+            "random_page_cost": "1.1",
+            "effective_cache_size": "1GB",
             "log_min_messages": "warning",
             "log_line_prefix": "'%m [%p] %u@%d '",
         }

@@ -29,6 +29,9 @@ ENV_DOC = {
     "SKELDIR_LLM_STUB_FAIL": "stub LLM provider: 1 makes every call fail (default: 0)",
     "SKELDIR_LLM_STUB_CONFIG": "stub LLM provider: JSON file re-read per call overriding the four above",
     "SKELDIR_LLM_STUB_CALLS_FILE": "stub LLM provider: append one JSON line per call (never the prompt)",
+    "SKELDIR_PREPARED_STATEMENTS": "off behind PgBouncer < 1.21 in transaction mode (default: on)",
+    "SKELDIR_GROUP_COMMIT_MAX": "most webhook deliveries sharing one transaction (default: 32; 1: no batching)",
+    "SKELDIR_GROUP_COMMIT_FLUSHERS": "concurrent ingest transactions of the shell (default: pool size / 2)",
     "SKELDIR_PROVE_FAULT": "test only: 'identity' grants BYPASSRLS in prove's own cluster to prove the gate fails",
 }
 

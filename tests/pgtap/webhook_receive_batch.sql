@@ -1,0 +1,97 @@
+-- api.webhook_receive_batch: group commit with one outcome per delivery, failures isolated.
+BEGIN;
+SELECT plan(17);
+
+-- shape and privileges
+SELECT has_function('api', 'webhook_receive_batch', ARRAY['text[]', 'text[]', 'jsonb[]', 'bytea[]', 'text[]', 'interval'],
+    'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) exists');
+SELECT ok(has_function_privilege('app_user', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)', 'EXECUTE'),
+    'app_user may call the batch function');
+SELECT ok(NOT has_function_privilege('public', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)', 'EXECUTE'),
+    'PUBLIC may not');
+SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)'::regprocedure),
+    false, 'the batch function runs as its caller (webhook_receive crosses the boundary)');
+
+-- fixtures: two tenants, signed Stripe deliveries
+CREATE TEMP TABLE t ON COMMIT DROP AS
+SELECT n, c.tenant_id, c.endpoint_tokens ->> 'stripe' AS token, c.secrets ->> 'stripe' AS secret
+  FROM generate_series(1, 2) AS n, LATERAL api.tenant_create('Batch ' || n) AS c;
+CREATE FUNCTION pg_temp.delivery(tenant integer, evt text, amount integer DEFAULT 2500, raw text DEFAULT NULL,
+                                 bad_signature boolean DEFAULT false)
+RETURNS TABLE (headers jsonb, body bytea, token text) LANGUAGE sql AS $$
+    SELECT jsonb_build_object('stripe-signature', 't=' || ts || ',v1=' || CASE WHEN bad_signature THEN repeat('0', 64)
+               ELSE encode(extensions.hmac(convert_to(ts || '.', 'UTF8') || b, convert_to(t.secret, 'UTF8'), 'sha256'), 'hex') END),
+           b, t.token
+      FROM t, LATERAL (SELECT extract(epoch FROM now())::bigint::text AS ts,
+                       convert_to(coalesce(raw, format(
+                           '{"id":"%s","type":"payment_intent.succeeded","created":%s,"data":{"object":{"id":"pi_%s","amount":%s,"currency":"usd","metadata":{"order_id":"1"}}}}',
+                           evt, extract(epoch FROM now())::bigint, evt, amount)), 'UTF8') AS b) AS x
+     WHERE t.n = tenant
+$$;
+CREATE TEMP TABLE batch ON COMMIT DROP AS
+SELECT i, d.* FROM (VALUES (1, 1, 'evt_b1', NULL, false), (2, 1, 'evt_b1', NULL, false), (3, 2, 'evt_b1', NULL, false),
+                           (4, 1, 'evt_x', '{"id": "evt_x", "type": ', false), (5, 2, 'evt_b2', NULL, true),
+                           (6, 2, 'evt_boom', NULL, false), (7, 2, 'evt_b3', NULL, false))
+                   AS v (i, tenant, evt, raw, bad),
+               LATERAL pg_temp.delivery(v.tenant, v.evt, raw => v.raw, bad_signature => v.bad) AS d;
+-- An unexpected failure inside one delivery (stands in for a bug or a lock timeout).
+CREATE FUNCTION pg_temp.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.vendor_event_id = 'evt_boom' THEN
+        RAISE EXCEPTION 'boom' USING ERRCODE = 'XX000';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER boom BEFORE INSERT ON skeldir.attribution_events FOR EACH ROW EXECUTE FUNCTION pg_temp.boom();
+GRANT SELECT ON batch TO app_user;
+
+SET LOCAL ROLE app_user;
+CREATE TEMP TABLE answer ON COMMIT DROP AS
+SELECT * FROM api.webhook_receive_batch(
+    (SELECT array_agg('stripe'::text ORDER BY i) FROM batch),
+    (SELECT array_agg('/webhooks/{vendor}/{endpoint_token}'::text ORDER BY i) FROM batch),
+    (SELECT array_agg(headers ORDER BY i) FROM batch),
+    (SELECT array_agg(body ORDER BY i) FROM batch),
+    (SELECT array_agg(token ORDER BY i) FROM batch));
+
+SELECT results_eq('SELECT ord, http_status, outcome, error_sqlstate FROM answer ORDER BY ord',
+    $$VALUES (1, 200, 'accepted', NULL::text), (2, 200, 'duplicate', NULL), (3, 200, 'accepted', NULL),
+             (4, 200, 'dead_lettered', NULL), (5, 401, 'unauthorized', NULL), (6, NULL, 'error', 'XX000'),
+             (7, 200, 'accepted', NULL)$$,
+    'one outcome per delivery, in order: same event for a second tenant is new, a duplicate within the batch is found');
+SELECT is((SELECT (response::jsonb ->> 'event_id') FROM answer WHERE ord = 2),
+          (SELECT (response::jsonb ->> 'event_id') FROM answer WHERE ord = 1),
+          'the duplicate answer carries the event id stored earlier in the same batch');
+SELECT is((SELECT response FROM answer WHERE ord = 5), '{"status": "unauthorized"}',
+          'a bad signature gets the same answer as through the single call');
+SELECT is(current_setting('app.current_tenant_id', true), '', 'the batch leaves no tenant GUC behind');
+
+RESET ROLE;
+SELECT is((SELECT count(*)::integer FROM skeldir.attribution_events), 3,
+          'three events stored: the failed delivery alone was rolled back');
+SELECT is((SELECT count(*)::integer FROM skeldir.attribution_events WHERE vendor_event_id = 'evt_boom'), 0,
+          'nothing of the failed delivery is stored');
+SELECT is((SELECT count(*)::integer FROM pgmq.q_attribution), 3, 'one attribution task per stored event, none for the failure');
+SELECT is((SELECT count(*)::integer FROM skeldir.dead_letters), 1, 'the malformed delivery is dead-lettered');
+SELECT is((SELECT array_agg(DISTINCT e.tenant_id ORDER BY e.tenant_id) FROM skeldir.attribution_events AS e
+            WHERE e.vendor_event_id = 'evt_b1'),
+          (SELECT array_agg(tenant_id ORDER BY tenant_id) FROM t),
+          'each delivery was stored under its own tenant');
+SELECT is((SELECT e.tenant_id FROM skeldir.attribution_events AS e WHERE e.vendor_event_id = 'evt_b3'),
+          (SELECT tenant_id FROM t WHERE n = 2),
+          'the delivery after a failure is stored under its own tenant');
+
+-- failure modes
+SET LOCAL ROLE app_user;
+SELECT throws_ok($$SELECT * FROM api.webhook_receive_batch('{stripe}', '{r}', '{}'::jsonb[], '{}'::bytea[], '{NULL}')$$,
+    '22023', NULL, 'arrays of different lengths are refused');
+SELECT throws_ok($$SELECT * FROM api.webhook_receive_batch(array_fill('stripe'::text, ARRAY[1001]),
+    array_fill('r'::text, ARRAY[1001]), array_fill('{}'::jsonb, ARRAY[1001]), array_fill('\x'::bytea, ARRAY[1001]),
+    array_fill(NULL::text, ARRAY[1001]))$$, '54000', NULL, 'more than 1000 deliveries are refused');
+SELECT is((SELECT count(*)::integer FROM api.webhook_receive_batch('{}', '{}', '{}', '{}', '{}')), 0,
+    'an empty batch answers nothing');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
