@@ -136,10 +136,11 @@ def test_database_stop_is_told_truthfully_and_both_processes_recover_without_res
     shell_pid, worker_pid, worker_log = stack.shell.pid, stack.worker.pid, stack.worker_log()
     wait_for(lambda: get(f"{shell_url}/health/worker").status_code == 200, timeout=30)
 
-    # Known broker state: three messages on the llm queue, which no SQL worker drains.
+    # Known broker state: three messages on the llm queue, delayed for an hour so that the
+    # worker's llm consumer cannot take them during the test.
     with psycopg.connect(private_cluster.dsn("migration_owner"), autocommit=True) as conn:
         conn.execute("SELECT pgmq.purge_queue('llm')")
-        conn.execute("SELECT pgmq.send('llm', '{\"task\": \"route\"}') FROM generate_series(1, 3)")
+        conn.execute("SELECT pgmq.send('llm', '{\"task\": \"route\"}', 3600) FROM generate_series(1, 3)")
     first = post(signed_delivery(tenant))
     assert first.json()["status"] == "accepted"
     wait_for(lambda: value(scrape(metrics_url), "skeldir_queue_depth", queue="llm") == 3, timeout=20)

@@ -23,7 +23,7 @@ def test_openapi_lists_every_route_and_method_of_the_app(shell: str) -> None:
 def test_every_webhook_operation_documents_its_answers(shell: str) -> None:
     document = httpx.get(f"{shell}/openapi.json").json()
     for path, ops in document["paths"].items():
-        if "post" in ops:
+        if "post" in ops and "webhooks" in path:
             assert set(ops["post"]["responses"]) == {"200", "400", "401", "404", "413", "503"}, path
 
 

@@ -30,6 +30,7 @@ from skeldir import logs, paypal, read_api
 from skeldir.batching import Delivery, GroupCommit
 from skeldir.config import Settings, env
 from skeldir.db import IdentityError, assert_least_privilege, http_status_of
+from skeldir.llm.routes import routes as llm_routes
 from skeldir.metrics import ObserveMiddleware, ShellMetrics
 from skeldir.openapi import openapi_document
 
@@ -301,6 +302,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
         *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
         *read_api.routes,
+        *llm_routes,
     ]
     return Starlette(
         routes=routes,

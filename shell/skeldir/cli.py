@@ -280,12 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.register_tenant(tenant, add)
     tenants.register_dlq(sub, add)
 
+    from skeldir import ops
+
+    ops.register(sub, add)
+
     p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
 
     p = add(sub, "worker", cmd_worker, "run the task poller as app_user")
-    p.add_argument("--queues", default="attribution,maintenance,housekeeping")
+    p.add_argument("--queues", default="attribution,maintenance,housekeeping,llm")
     p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
     p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")

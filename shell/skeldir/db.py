@@ -49,6 +49,7 @@ SQLSTATE_HTTP: dict[str, int] = {
     "22": 400,  # any other data exception: a value of the request cannot be represented
     "28000": 401,  # invalid_authorization_specification: unknown tenant key
     "SK404": 404,
+    "SK409": 409,  # a request_id reused for a different request
     "42501": 403,  # insufficient_privilege
     "08": 503,  # connection exceptions
     "53": 503,  # insufficient resources

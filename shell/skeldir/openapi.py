@@ -88,6 +88,80 @@ TOKEN_PARAM = {
 }
 
 
+LLM_TASKS = ["route", "explanation", "investigation", "budget_optimization"]
+REQUEST_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"}
+TENANT_KEY_HEADER = {
+    "name": "X-Skeldir-Tenant-Key",
+    "in": "header",
+    "required": True,
+    "description": "tenant API key",
+    "schema": {"type": "string"},
+}
+LLM_ERRORS: dict[str, Any] = {
+    "400": _json(_ref("Error"), "Bad input: body, request_id, user id, task inputs or model (see error, hint)."),
+    "401": _json(_ref("Unauthorized"), "Unknown tenant key."),
+    "503": _json(_ref("Unavailable"), "Database unavailable: retry later.", RETRY_AFTER),
+}
+LLM_PATHS: dict[str, Any] = {
+    "/api/llm/{task}": {
+        "post": {
+            "summary": "Request an LLM task: recorded and queued; SQL admission runs before any provider call",
+            "parameters": [
+                {"name": "task", "in": "path", "required": True, "schema": {"type": "string", "enum": LLM_TASKS}},
+                TENANT_KEY_HEADER,
+                {
+                    "name": "X-Skeldir-User-Id",
+                    "in": "header",
+                    "required": True,
+                    "description": "the requesting user (audited)",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["request_id", "inputs"],
+                            "properties": {
+                                "request_id": REQUEST_ID,
+                                "inputs": {
+                                    "type": "object",
+                                    "required": ["prompt"],
+                                    "properties": {"prompt": {"type": "string"}, "model": {"type": "string"}},
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": _json(_ref("LlmCall"), "Recorded and queued; poll status_url."),
+                "200": _json(_ref("LlmCall"), "A repeated request_id: the same call, nothing new written."),
+                **LLM_ERRORS,
+                "409": _json(_ref("Error"), "The request_id was already used for another task or other inputs."),
+                "413": _json(_ref("PayloadTooLarge"), "Body over SKELDIR_MAX_BODY_BYTES: refused unread."),
+            },
+        }
+    },
+    "/api/llm/calls/{request_id}": {
+        "get": {
+            "summary": "The outcome of an LLM request (pending, success, cached, blocked, error, timeout)",
+            "parameters": [
+                {"name": "request_id", "in": "path", "required": True, "schema": REQUEST_ID},
+                TENANT_KEY_HEADER,
+            ],
+            "responses": {
+                "200": _json(_ref("LlmCall"), "The call and its outcome."),
+                **LLM_ERRORS,
+                "404": _json(_ref("Error"), "No call with this request_id for this tenant."),
+            },
+        }
+    },
+}
+
+
 READ_PARAMS = [
     {"name": "X-Skeldir-Tenant-Key", "in": "header", "required": True, "schema": {"type": "string"}},
     {"name": "from", "in": "query", "required": False, "description": "first day, YYYY-MM-DD (default: to - 30)",
@@ -157,6 +231,7 @@ def openapi_document(aliases: list[str]) -> dict[str, Any]:
         "/openapi.json": _get(
             "This document", {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {}}}}}
         ),
+        **LLM_PATHS,
     }
     return {
         "openapi": "3.1.0",
@@ -195,6 +270,28 @@ def openapi_document(aliases: list[str]) -> dict[str, Any]:
                     "type": "object",
                     "required": ["status"],
                     "properties": {"status": {"const": "unavailable"}, "reason": {"type": "string"}},
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["status", "error"],
+                    "properties": {k: {"type": "string"} for k in ("status", "error", "detail", "hint")},
+                },
+                "LlmCall": {
+                    "type": "object",
+                    "required": ["call_id", "request_id", "task", "status", "status_url", "provider_attempted"],
+                    "properties": {
+                        "call_id": {"type": "integer"},
+                        "request_id": {"type": "string"},
+                        "task": {"enum": LLM_TASKS},
+                        "status": {"enum": ["pending", "success", "cached", "blocked", "error", "timeout"]},
+                        "blocked_reason": {
+                            "enum": ["provider_kill_switch", "breaker_open", "hourly_shutoff", "budget_exceeded", None]
+                        },
+                        "provider_attempted": {"type": "boolean"},
+                        "status_url": {"type": "string"},
+                        "result": {"type": ["object", "null"]},
+                        "duplicate": {"type": "boolean"},
+                    },
                 },
                 "Readiness": {
                     "type": "object",

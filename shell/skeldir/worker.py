@@ -31,6 +31,7 @@ from skeldir.db import IdentityError, assert_least_privilege
 log = logging.getLogger("skeldir.worker")
 
 SQL_QUEUES = ("attribution", "maintenance", "housekeeping")
+QUEUES = (*SQL_QUEUES, "llm")  # llm: admitted in SQL, provider called by skeldir.llm.consumer
 KNOWN_TASKS = {"allocate", "refresh_matviews", "reconcile_due", "housekeeping", "noop", "poison_pill"}
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 5.0
@@ -173,6 +174,11 @@ class Worker:
                 self.wake[queue].clear()
                 await self._wait(self.wake[queue], POLL_INTERVAL)
 
+    async def drain_llm(self) -> None:
+        from skeldir.llm.consumer import LlmConsumer
+
+        await LlmConsumer(self.pool, self.stopping, self.wake["llm"], db_state=self._db_state).run()
+
     async def _sleep(self, seconds: float) -> None:
         await self._wait(asyncio.Event(), seconds)
 
@@ -257,7 +263,11 @@ class Worker:
         beat = asyncio.create_task(self.heartbeat())
         probes = asyncio.create_task(self.answer_probes())
         sql_metrics = asyncio.create_task(self.refresh_sql_metrics())
-        drains = [asyncio.create_task(self.drain(q)) for q in self.queues for _ in range(self.concurrency)]
+        drains = [
+            asyncio.create_task(self.drain_llm() if q == "llm" else self.drain(q))
+            for q in self.queues
+            for _ in range(self.concurrency)
+        ]
         await self.stopping.wait()
         log.info("stopping: finishing in-flight batches")
         await asyncio.gather(*drains, return_exceptions=True)
@@ -282,10 +292,10 @@ def run(
     metrics_host: str = "127.0.0.1",
 ) -> int:
     logs.configure()
-    unknown = [q for q in queues if q not in SQL_QUEUES]
+    unknown = [q for q in queues if q not in QUEUES]
     if unknown or not queues:
         print(
-            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; choose from {','.join(SQL_QUEUES)}",
+            f"skeldir worker: unknown queue(s) {','.join(unknown) or '(none)'}; choose from {','.join(QUEUES)}",
             file=sys.stderr,
         )
         return 2

@@ -1,0 +1,6 @@
+-- Revert skeldir:table_llm_investigation from pg
+BEGIN;
+
+DROP TABLE skeldir.llm_investigations;
+
+COMMIT;
