@@ -40,7 +40,7 @@ def skeldir(*args: str, extra_env: dict[str, str] | None = None, timeout: float 
 def quick_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     """One real `skeldir prove --quick` run for the whole module."""
     out = tmp_path_factory.mktemp("proof") / "pack"
-    return skeldir("prove", "--quick", "--allow-unavailable", "--out", str(out)), out
+    return skeldir("prove", "--quick", "--out", str(out)), out
 
 
 def summary_of(pack: Path) -> dict:
@@ -52,9 +52,10 @@ def test_prove_quick_exits_zero_with_no_failed_gate(quick_pack) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     summary = summary_of(pack)
     assert summary["failed_gates"] == []
-    assert summary["overall"] in ("passed", "incomplete")
+    assert summary["overall"] == "passed"
     passed = {g["name"] for g in summary["gates"] if g["status"] == "passed"}
     assert MUST_PASS <= passed, summary["gates"]
+    assert passed == {g.name for g in prove.GATES}, "every gate must be available and pass"
 
 
 def test_every_gate_is_reported_and_unavailable_ones_are_never_passed(quick_pack) -> None:
