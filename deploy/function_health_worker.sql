@@ -6,7 +6,7 @@ BEGIN;
  * `probe` queue and returns its msg_id, which a worker answers by archiving it
  * (api.worker_probe_answer). Probes nobody took within a minute are dropped and answers
  * older than an hour are purged, so an outage leaves no backlog and the queue stays small.
- * Called by the shell (app_user). SECURITY DEFINER: app_user has no privilege on pgmq.
+ * Called by the shell (app_user). Runs as its owner: app_user has no privilege on pgmq.
  */
 CREATE FUNCTION api.worker_probe_send() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
@@ -29,7 +29,7 @@ GRANT EXECUTE ON FUNCTION api.worker_probe_send() TO app_rw;
  * The worker's side of the probe: takes every visible probe (pgmq.read locks them FOR
  * UPDATE SKIP LOCKED, so two workers never answer the same one) and archives it, which is
  * the answer the shell waits for. Returns how many were answered.
- * Called by the worker (app_user). SECURITY DEFINER: app_user has no privilege on pgmq.
+ * Called by the worker (app_user). Runs as its owner: app_user has no privilege on pgmq.
  */
 CREATE FUNCTION api.worker_probe_answer() RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
@@ -46,7 +46,7 @@ GRANT EXECUTE ON FUNCTION api.worker_probe_answer() TO app_rw;
  * workers - workers whose heartbeat is at most `fresh_within` old;
  * heartbeat_age_seconds - age of the freshest heartbeat (NULL: no worker has one);
  * probe_answered - a worker archived probe `probe_id`.
- * SECURITY DEFINER: app_user can read neither the heartbeats nor pgmq.
+ * Runs as its owner: app_user can read neither the heartbeats nor pgmq.
  * Raises 22023 when fresh_within is NULL or not positive.
  */
 CREATE FUNCTION api.health_worker(probe_id bigint, fresh_within interval DEFAULT interval '15 seconds',

@@ -112,7 +112,7 @@ COMMENT ON FUNCTION skeldir._llm_admit(skeldir.llm_api_calls) IS
  *   - admitted                                            -> returned, with the inputs, for
  *     the worker to call the provider and then api.llm_record.
  * Archived llm messages never keep their inputs (the prompt). A message that is not an
- * llm call of this deployment is deleted. SECURITY DEFINER: app_user may not touch pgmq
+ * llm call of this deployment is deleted. Runs as its owner: app_user may not touch pgmq
  * or the audit tables. Raises 22023 for a batch outside 1..100.
  */
 CREATE FUNCTION api.llm_admit_batch(batch integer DEFAULT 10)

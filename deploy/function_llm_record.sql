@@ -8,7 +8,7 @@ BEGIN;
  * it; a failure counts, and opens it at the threshold or when it was the half-open trial)
  * and archives the message with its inputs stripped. Idempotent: when the call is already
  * complete (a redelivered message recorded twice) it only archives and returns the first
- * outcome. SECURITY DEFINER: app_user may not touch pgmq or the audit tables.
+ * outcome. Runs as its owner: app_user may not touch pgmq or the audit tables.
  * Raises 22023 for a bad outcome or result, SK404 for an unknown call.
  */
 CREATE FUNCTION api.llm_record(

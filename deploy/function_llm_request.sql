@@ -133,7 +133,7 @@ COMMENT ON FUNCTION skeldir._llm_request(uuid, text, text, text, jsonb) IS
  * from the path and the raw body; this authenticates (28000 -> 401), parses and validates
  * (22023 -> 400, SK409 -> 409), records and enqueues. Returns 202 and the call JSON (with
  * its status_url) for a new request, 200 and the same call for a repeated request_id.
- * SECURITY DEFINER: app_user may read neither tenants nor the audit tables, nor touch
+ * Runs as its owner: app_user may read neither tenants nor the audit tables, nor touch
  * pgmq; the tenant GUC is set transaction-locally before any tenant row is written.
  */
 CREATE FUNCTION api.llm_request_http(
@@ -178,7 +178,7 @@ GRANT EXECUTE ON FUNCTION api.llm_request_http(text, text, text, bytea) TO app_r
  * The same request from SQL, for the tenant of the current transaction (api.tenant_set):
  * SELECT api.llm_request('explanation', 'req-1', '{"prompt": "..."}', 'analyst@ops').
  * Returns the call JSON with "duplicate". Raises 28000 without a tenant GUC, 22023, SK409.
- * SECURITY DEFINER for the same reasons as api.llm_request_http.
+ * Runs as its owner for the same reasons as api.llm_request_http.
  */
 CREATE FUNCTION api.llm_request(task text, request_id text, inputs jsonb, user_id text)
 RETURNS jsonb
@@ -208,7 +208,7 @@ GRANT EXECUTE ON FUNCTION api.llm_request(text, text, jsonb, text) TO app_rw;
 /**
  * GET /api/llm/calls/{request_id}: the call's outcome as JSON (200). Raises 28000 for an
  * unknown key and SK404 when the tenant has no call with that request_id.
- * SECURITY DEFINER: authenticates by key hash, which app_user cannot read.
+ * Runs as its owner: authenticates by key hash, which app_user cannot read.
  */
 CREATE FUNCTION api.llm_call_http(tenant_key text, request_id text, OUT http_status integer, OUT response text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$

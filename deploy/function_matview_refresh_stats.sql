@@ -7,7 +7,7 @@ BEGIN;
  * last successful refresh. Every refresh counts, whoever triggered it (pg_cron pulse,
  * maintenance task, operator), because all of them go through skeldir.matview_refresh.
  * Views never refreshed appear once with outcome NULL and zero counts.
- * Called by the worker (app_user). SECURITY DEFINER: app_user cannot read either table.
+ * Called by the worker (app_user). Runs as its owner: app_user cannot read either table.
  */
 CREATE FUNCTION api.matview_refresh_stats()
 RETURNS TABLE (view_name text, outcome text, refreshes bigint, seconds_total double precision,

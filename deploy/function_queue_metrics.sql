@@ -6,7 +6,7 @@ BEGIN;
  * pgmq.metrics_all() at call time. depth counts every message still in the queue (visible
  * or in flight / backing off), visible those a reader could take now; oldest_age_seconds
  * is 0 for an empty queue. Not tenant data.
- * SECURITY DEFINER: app_user has no privilege on schema pgmq (queue_pgmq revokes it).
+ * Runs as its owner: app_user has no privilege on schema pgmq (queue_pgmq revokes it).
  */
 CREATE FUNCTION api.queue_metrics()
 RETURNS TABLE (queue_name text, depth bigint, visible bigint, oldest_age_seconds integer, sent_total bigint)

@@ -70,7 +70,7 @@ COMMENT ON FUNCTION skeldir._matview_flush() IS 'Apply deferred matview dirty ma
  *   failure, none left -> insert worker_failed_jobs and delete from the queue, atomically.
  * A worker killed mid-batch rolls all of it back: the messages are visible again and no
  * handler effect survives, so nothing is lost and nothing is applied twice.
- * Returns one row per message. SECURITY DEFINER: app_user may not touch pgmq or tables.
+ * Returns one row per message. Runs as its owner: app_user may not touch pgmq or tables.
  * Raises 22023 for an unknown queue or a batch outside 1..1000.
  */
 CREATE FUNCTION api.task_run_batch(queue text, batch integer DEFAULT 100)
@@ -136,7 +136,7 @@ COMMENT ON FUNCTION api.task_run_batch(text, integer) IS
 REVOKE ALL ON FUNCTION api.task_run_batch(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.task_run_batch(text, integer) TO app_rw;
 
-/** Upserts this worker's heartbeat. SECURITY DEFINER: app_user cannot write the table. */
+/** Upserts this worker's heartbeat. Runs as its owner: app_user cannot write the table. */
 CREATE FUNCTION api.worker_heartbeat(worker_id uuid, pid integer, host text, queues text[], started_at timestamptz)
 RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$

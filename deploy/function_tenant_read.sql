@@ -51,7 +51,7 @@ COMMENT ON FUNCTION skeldir._param_int(text, text, integer, integer, integer) IS
  * over the range per model, channel, currency), reconciliation (api.reconciliation_status).
  * Parameters (strings, as in a query string): from, to (YYYY-MM-DD, inclusive; default the
  * 30 days up to today UTC, at most 366 days), limit (1..1000, default 100), offset (>= 0).
- * SECURITY DEFINER: app roles cannot read tenants; the key, not a GUC, proves the tenant.
+ * Runs as its owner: app roles cannot read tenants; the key, not a GUC, proves the tenant.
  * Raises 28000 for an unknown or suspended key, 22023 for a bad resource or parameter.
  */
 CREATE FUNCTION api.tenant_read(api_key text, resource text, params jsonb DEFAULT '{}')

@@ -300,7 +300,7 @@ COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
  * The webhook entry point runtime roles call: skeldir._webhook_receive (above) as its
  * owner, then the caller's tenant GUC put back, so the tenant a delivery resolved to
  * never leaks into the rest of the caller's transaction (a bad signature sent to a public
- * endpoint token must not scope the caller to that tenant). SECURITY DEFINER because
+ * endpoint token must not scope the caller to that tenant). Runs as its owner because
  * app_user may not read tenants, secrets or event tables.
  */
 CREATE FUNCTION api.webhook_receive(
@@ -327,7 +327,7 @@ GRANT EXECUTE ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) TO
  * PayPal is not configured; the shell then forwards without an attestation and
  * api.webhook_receive answers 401. Certificates are public keys and the webhook id is
  * part of every signed message, so returning them to app_user reveals no secret.
- * SECURITY DEFINER: app_user may not read tenant_secrets.
+ * Runs as its owner: app_user may not read tenant_secrets.
  */
 CREATE FUNCTION api.webhook_paypal_keys(endpoint_token text, tenant_key text,
     OUT webhook_id text, OUT certificate text) RETURNS SETOF record

@@ -2,7 +2,7 @@
 BEGIN;
 
 /**
- * The callable surface: SECURITY DEFINER functions for the shell, the poller and the
+ * The callable surface: definer functions for the shell, the poller and the
  * operators, and tenant-filtering views. Nothing in here is a table.
  */
 CREATE SCHEMA api;

@@ -3,7 +3,7 @@ BEGIN;
 
 -- What the operator dashboards of sql/dashboards/ read beyond the other api views.
 -- Tenant data goes through security_barrier views filtered on the tenant GUC; global
--- broker and matview state through SECURITY DEFINER functions, because it lives in pgmq
+-- broker and matview state through definer functions, because it lives in pgmq
 -- and private tables no app role may read.
 
 /** The current tenant's daily counts of deliveries that stored no row (unauthorized, ignored). */
@@ -25,7 +25,7 @@ GRANT SELECT ON api.dashboard_ingest_counters, api.dashboard_failed_jobs TO app_
 /**
  * Broker truth for every pgmq queue: messages in the queue, how many are visible now, the
  * age of the oldest and newest, and the total ever sent. Not tenant data: counts only.
- * SECURITY DEFINER because app roles may not read pgmq tables.
+ * runs as its owner because app roles may not read pgmq tables.
  */
 CREATE FUNCTION api.dashboard_queue_health(
     OUT queue_name text, OUT depth bigint, OUT visible bigint, OUT oldest_age_seconds integer,
@@ -43,7 +43,7 @@ GRANT EXECUTE ON FUNCTION api.dashboard_queue_health() TO app_rw, app_ro;
 /**
  * Freshness of every materialized view: dirty flag and since when, last refresh and its
  * outcome, duration and rows, refreshes and errors over the last 24 hours. Not tenant
- * data. SECURITY DEFINER because app roles may not read matview_state or its log.
+ * data. Runs as its owner because app roles may not read matview_state or its log.
  */
 CREATE FUNCTION api.dashboard_matview_freshness(
     OUT view_name text, OUT dirty boolean, OUT dirty_since timestamptz, OUT refreshed_at timestamptz,
