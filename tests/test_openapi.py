@@ -6,6 +6,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import content_type_conformance, status_code_conformance
 from starlette.routing import Route
 
 from skeldir.app import create_app
@@ -40,4 +41,11 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case) -> None:
-    case.call_and_validate()
+    response = case.call()
+    excluded = []
+    if response.status_code == 400 and response.text == "Invalid HTTP request received.":
+        # uvicorn's HTTP parser refused the bytes (e.g. a fuzzed Content-Length) before the
+        # app saw the request: a protocol-level text answer the app cannot shape or document.
+        # The no-5xx check still applies to it.
+        excluded = [content_type_conformance, status_code_conformance]
+    case.validate_response(response, excluded_checks=excluded)
