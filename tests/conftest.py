@@ -16,11 +16,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from skeldir import admin
 from skeldir.cluster import DATABASE, TEMPLATE_DATABASE, Cluster, last_line
 from skeldir.config import PROJECT_DIR, Settings
 from support import Database, WorkerProcess, free_port, skeldir_process, stop_process, wait_http
+
+# Property tests and schemathesis explore the same examples on every run, so CI and a developer
+# see the same result; a new seed is a deliberate change (HYPOTHESIS_PROFILE=explore).
+hypothesis_settings.register_profile("skeldir", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "skeldir"))
 
 TEST_HOME = Path(os.environ.get("SKELDIR_TEST_HOME", PROJECT_DIR / ".skeldir-test"))
 TEST_PORT = int(os.environ.get("SKELDIR_TEST_PG_PORT", "25439"))  # below the ephemeral range
