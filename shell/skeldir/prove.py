@@ -19,10 +19,8 @@ in ``E2E_DELIVERIES``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import hashlib
-import hmac
 import importlib.metadata
 import json
 import os
@@ -48,7 +46,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from skeldir import admin
+from skeldir import admin, loadtest
 from skeldir.cluster import DATABASE, TEMPLATE_DATABASE, Cluster, ClusterError, last_line, pgmq_sql_path
 from skeldir.config import PROJECT_DIR, Settings, env
 
@@ -468,10 +466,6 @@ def _email() -> str:
     return f"prove.{secrets.token_hex(4)}@example.com"
 
 
-def _b64_hmac(key: bytes, body: bytes) -> str:
-    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
-
-
 def _json(doc: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -496,10 +490,11 @@ def stripe_delivery(ctx: Context | None, tenant: dict, amount_minor: int = 4200)
         },
     }
     body = _json(event)
-    digest = hmac.new(tenant["secrets"]["stripe"].encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = loadtest.stripe_sign(body, tenant["secrets"]["stripe"], now, event["id"])
+    digest = headers["Stripe-Signature"].split("v1=", 1)[1]
     return Delivery(
         url=tenant["endpoints"]["stripe"],
-        headers={"Stripe-Signature": f"t={now},v1={digest}", "Content-Type": "application/json"},
+        headers={**headers, "Content-Type": "application/json"},
         body=body,
         vendor_event_id=event["id"],
         kind="payment",
@@ -524,13 +519,12 @@ def shopify_delivery(ctx: Context | None, tenant: dict) -> Delivery:
         "note_attributes": [],
     }
     body = _json(order)
-    signature = _b64_hmac(tenant["secrets"]["shopify"].encode(), body)
+    headers = loadtest.shopify_sign(body, tenant["secrets"]["shopify"], 0, str(uuid.uuid4()))
+    signature = headers["X-Shopify-Hmac-Sha256"]
     return Delivery(
         url=tenant["endpoints"]["shopify"],
         headers={
-            "X-Shopify-Hmac-Sha256": signature,
-            "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            **headers,
             "X-Shopify-Event-Id": str(uuid.uuid4()),
             "X-Shopify-Shop-Domain": "prove.myshopify.com",
             "Content-Type": "application/json",
@@ -546,8 +540,6 @@ def shopify_delivery(ctx: Context | None, tenant: dict) -> Delivery:
 
 def woocommerce_delivery(ctx: Context | None, tenant: dict) -> Delivery:
     """WooCommerce order.updated (completed): base64 HMAC-SHA256 keyed by the entity-decoded secret."""
-    import html
-
     email = _email()
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     order = {
@@ -566,18 +558,11 @@ def woocommerce_delivery(ctx: Context | None, tenant: dict) -> Delivery:
         "refunds": [],
     }
     body = _json(order)
-    signature = _b64_hmac(html.unescape(tenant["secrets"]["woocommerce"]).encode(), body)
+    headers = loadtest.woocommerce_sign(body, tenant["secrets"]["woocommerce"], 0, secrets.token_hex(8))
+    signature = headers["X-WC-Webhook-Signature"]
     return Delivery(
         url=tenant["endpoints"]["woocommerce"],
-        headers={
-            "X-WC-Webhook-Signature": signature,
-            "X-WC-Webhook-Topic": "order.updated",
-            "X-WC-Webhook-Resource": "order",
-            "X-WC-Webhook-Event": "updated",
-            "X-WC-Webhook-ID": "7",
-            "X-WC-Webhook-Delivery-ID": secrets.token_hex(8),
-            "Content-Type": "application/json",
-        },
+        headers={**headers, "Content-Type": "application/json"},
         body=body,
         vendor_event_id=None,
         kind="order",
@@ -600,17 +585,13 @@ def standard_delivery(ctx: Context | None, tenant: dict) -> Delivery:
         "customer_email": email,
     }
     body = _json(doc)
-    msg_id, ts = f"msg_{secrets.token_hex(8)}", str(int(time.time()))
-    key = base64.b64decode(tenant["secrets"]["standard"].removeprefix("whsec_"))
-    signature = _b64_hmac(key, f"{msg_id}.{ts}.".encode() + body)
+    headers = loadtest.standard_sign(
+        body, tenant["secrets"]["standard"], int(time.time()), f"msg_{secrets.token_hex(8)}"
+    )
+    signature = headers["webhook-signature"].removeprefix("v1,")
     return Delivery(
         url=tenant["endpoints"]["standard"],
-        headers={
-            "webhook-id": msg_id,
-            "webhook-timestamp": ts,
-            "webhook-signature": f"v1,{signature}",
-            "Content-Type": "application/json",
-        },
+        headers={**headers, "Content-Type": "application/json"},
         body=body,
         vendor_event_id=None,
         kind="order",
@@ -1038,92 +1019,9 @@ def gate_failure_worker(ctx: Context) -> dict[str, Any]:
 # -- gate: load ----------------------------------------------------------------------
 
 
-def run_load(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
-    """Paced, signed, mixed Stripe traffic (80% new, 10% duplicate, 10% signed invalid JSON)
-    with full accounting against the tenant's rows. Replaceable by the issue 7 harness."""
-    httpx = _httpx()
-    tenant = ctx.tenant("Prove load")
-    secret = tenant["secrets"]["stripe"]
-    url = tenant["endpoints"]["stripe"]
-    total = int(rate * seconds)
-    before = as_tenant(ctx.app_dsn, tenant["tenant_id"], "tenant_counts")[0]
-    sent_valid: list[bytes] = []
-    rows: list[list[object]] = []
-
-    def plan(i: int) -> tuple[str, bytes]:
-        roll = i % 10
-        if roll == 9:
-            return "malformed", b'{"id": "evt_malformed_' + str(i).encode() + b'", "type": '
-        if roll == 8 and sent_valid:
-            return "duplicate", sent_valid[i % len(sent_valid)]
-        body = stripe_delivery(ctx, tenant, amount_minor=1000 + i).body
-        sent_valid.append(body)
-        return "valid", body
-
-    async def one(client, i: int, kind: str, body: bytes) -> None:
-        ts = int(time.time())
-        signature = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-        started = time.perf_counter()
-        try:
-            response = await client.post(url, content=body, headers={"Stripe-Signature": f"t={ts},v1={signature}"})
-            outcome = response.json().get("status", "") if response.status_code < 500 else ""
-            rows.append([i, kind, response.status_code, outcome, round((time.perf_counter() - started) * 1000, 3)])
-        except httpx.HTTPError as exc:
-            rows.append([i, kind, 0, type(exc).__name__, round((time.perf_counter() - started) * 1000, 3)])
-
-    async def drive() -> float:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-            t0 = time.perf_counter()
-            tasks = []
-            for i in range(total):
-                delay = t0 + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                kind, body = plan(i)
-                tasks.append(asyncio.create_task(one(client, i, kind, body)))
-            await asyncio.gather(*tasks)
-            return time.perf_counter() - t0
-
-    elapsed = asyncio.run(drive())
-    after = as_tenant(ctx.app_dsn, tenant["tenant_id"], "tenant_counts")[0]
-    rows.sort(key=lambda r: int(r[0]))  # type: ignore[arg-type]
-    write_csv(ctx.evidence("load", "requests.csv"), ["i", "kind", "status", "outcome", "latency_ms"], rows)
-    latencies = sorted(float(r[4]) for r in rows)  # type: ignore[arg-type]
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else 0.0
-
-    outcomes: dict[str, int] = {}
-    statuses: dict[str, int] = {}
-    for r in rows:
-        outcomes[str(r[3])] = outcomes.get(str(r[3]), 0) + 1
-        statuses[str(r[2])] = statuses.get(str(r[2]), 0) + 1
-    return {
-        "target_rate": rate,
-        "seconds": seconds,
-        "sent": total,
-        "received": sum(1 for r in rows if int(r[2]) > 0),  # type: ignore[arg-type]
-        "achieved_rate": round(total / elapsed, 2) if elapsed else 0.0,
-        "p50_ms": pct(0.50),
-        "p95_ms": pct(0.95),
-        "p99_ms": pct(0.99),
-        "max_ms": latencies[-1] if latencies else 0.0,
-        "statuses": statuses,
-        "outcomes": outcomes,
-        "new_events": after["events"] - before["events"],
-        "new_dead_letters": after["dead_letters"] - before["dead_letters"],
-        "harness": "skeldir.prove.run_load",
-    }
-
-
 def run_loadtest(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
-    """The issue 7 harness (``skeldir.loadtest``) when this build has it, else ``run_load``.
-    Its own accounting failures (bypass, loss, cross-tenant GUC leaks) fail the gate too."""
-    try:
-        from skeldir import loadtest  # type: ignore[attr-defined]
-    except ImportError:
-        return run_load(ctx, rate, seconds)
+    """The issue 7 harness (``skeldir.loadtest``). Its own accounting failures (bypass, loss,
+    cross-tenant GUC leaks) fail the gate too."""
     shell = ctx.processes.get("shell")
     opts = loadtest.Options(
         url=ctx.shell_url,
@@ -1158,7 +1056,7 @@ def run_loadtest(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
-# The load runner: (ctx, rate, seconds) -> figures with the keys run_load returns, checked by
+# The load runner: (ctx, rate, seconds) -> figures with the keys run_loadtest returns, checked by
 # gate_load's accounting (plus harness_failures when the runner reports its own).
 LOAD_RUNNER: Callable[[Context, float, float], dict[str, Any]] = run_loadtest
 
