@@ -179,15 +179,9 @@ COMMENT ON FUNCTION skeldir._timestamp(jsonb, text) IS
 
 /** A required decimal amount in major units: a JSON string ("12.30") or exact JSON number. Raises SK422. */
 CREATE FUNCTION skeldir._decimal(doc jsonb, path text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
-BEGIN
-    IF pg_catalog.jsonb_typeof(_value) = 'number' THEN
-        RETURN _value #>> '{}';
-    END IF;
-    RETURN skeldir._text(doc, path);
-END;
+LANGUAGE sql IMMUTABLE AS $$
+    -- Same extraction as an identifier (string, or exact numeric text); named for the reader.
+    SELECT skeldir._ident(doc, path)
 $$;
 COMMENT ON FUNCTION skeldir._decimal(jsonb, text) IS 'Required decimal amount (string or exact number). Raises SK422.';
 
