@@ -4,11 +4,17 @@ BEGIN;
 /**
  * Constant-time equality: compares HMACs of both inputs under a fresh random key, so
  * the time taken does not depend on how many leading bytes of a signature were right.
+ * PL/pgSQL, not SQL, on the ingest path: a SQL function called inside a subtransaction
+ * (every delivery of a group-commit batch runs in one) is parsed and planned again on
+ * every call, PL/pgSQL keeps its plans for the session.
  */
 CREATE FUNCTION skeldir._secure_equal(a bytea, b bytea) RETURNS boolean
-LANGUAGE sql VOLATILE AS $$
-    SELECT extensions.hmac(a, r.k, 'sha256') = extensions.hmac(b, r.k, 'sha256')
-      FROM (SELECT extensions.gen_random_bytes(32) AS k) AS r
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _k bytea := extensions.gen_random_bytes(32);
+BEGIN
+    RETURN extensions.hmac(a, _k, 'sha256') = extensions.hmac(b, _k, 'sha256');
+END;
 $$;
 COMMENT ON FUNCTION skeldir._secure_equal(bytea, bytea) IS 'Constant-time comparison (double HMAC).';
 
@@ -31,16 +37,26 @@ CREATE FUNCTION skeldir._stripe_signature_valid(header text, body bytea, secrets
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    _t       text;
-    _v1      text[];
-    _secret  text;
-    _signed  bytea;
+    _part     text;
+    _t        text;
+    _v1       text[] := '{}';
+    _v        text;
+    _secret   text;
+    _signed   bytea;
+    _expected bytea;
 BEGIN
-    SELECT pg_catalog.max(pg_catalog.substr(p, 3)) FILTER (WHERE p LIKE 't=%'),
-           pg_catalog.array_agg(pg_catalog.substr(p, 4)) FILTER (WHERE p LIKE 'v1=%')
-      INTO _t, _v1
-      FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.replace(header, ' ', ''), ',')) AS p;
-    IF _t IS NULL OR _t !~ '^[0-9]{1,12}$' OR _v1 IS NULL OR secrets IS NULL THEN
+    IF header IS NULL OR secrets IS NULL THEN
+        RETURN false;
+    END IF;
+    -- Plain assignments, no queries: this runs once per Stripe delivery.
+    FOREACH _part IN ARRAY pg_catalog.string_to_array(pg_catalog.replace(header, ' ', ''), ',') LOOP
+        IF _part LIKE 't=%' THEN
+            _t := greatest(_t, pg_catalog.substr(_part, 3));
+        ELSIF _part LIKE 'v1=%' THEN
+            _v1 := _v1 || pg_catalog.substr(_part, 4);
+        END IF;
+    END LOOP;
+    IF _t IS NULL OR _t !~ '^[0-9]{1,12}$' OR pg_catalog.cardinality(_v1) = 0 THEN
         RETURN false;
     END IF;
     IF abs(extract(epoch FROM pg_catalog.now()) - _t::bigint) > extract(epoch FROM tolerance) THEN
@@ -48,15 +64,13 @@ BEGIN
     END IF;
     _signed := pg_catalog.convert_to(_t || '.', 'UTF8') || body;
     FOREACH _secret IN ARRAY secrets LOOP
-        IF EXISTS (
-            SELECT FROM pg_catalog.unnest(_v1) AS v
-             WHERE skeldir._secure_equal(
-                       pg_catalog.convert_to(pg_catalog.lower(v), 'UTF8'),
-                       pg_catalog.convert_to(pg_catalog.encode(
-                           extensions.hmac(_signed, pg_catalog.convert_to(_secret, 'UTF8'), 'sha256'), 'hex'), 'UTF8'))
-        ) THEN
-            RETURN true;
-        END IF;
+        _expected := pg_catalog.convert_to(pg_catalog.encode(
+            extensions.hmac(_signed, pg_catalog.convert_to(_secret, 'UTF8'), 'sha256'), 'hex'), 'UTF8');
+        FOREACH _v IN ARRAY _v1 LOOP
+            IF skeldir._secure_equal(pg_catalog.convert_to(pg_catalog.lower(_v), 'UTF8'), _expected) THEN
+                RETURN true;
+            END IF;
+        END LOOP;
     END LOOP;
     RETURN false;
 END;
@@ -70,13 +84,23 @@ COMMENT ON FUNCTION skeldir._stripe_signature_valid(text, bytea, text[], interva
  * (UTF-8 bytes of each secret). No timestamp is signed by either vendor.
  */
 CREATE FUNCTION skeldir._hmac_base64_valid(signature text, body bytea, secrets text[]) RETURNS boolean
-LANGUAGE sql VOLATILE AS $$
-    SELECT coalesce(pg_catalog.bool_or(skeldir._secure_equal(
-               pg_catalog.convert_to(pg_catalog.btrim(signature), 'UTF8'),
-               pg_catalog.convert_to(pg_catalog.encode(
-                   extensions.hmac(body, pg_catalog.convert_to(k, 'UTF8'), 'sha256'), 'base64'), 'UTF8'))), false)
-      FROM pg_catalog.unnest(secrets) AS k
-     WHERE signature IS NOT NULL AND k IS NOT NULL
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _given  bytea := pg_catalog.convert_to(pg_catalog.btrim(signature), 'UTF8');
+    _secret text;
+BEGIN
+    IF signature IS NULL OR secrets IS NULL THEN
+        RETURN false;
+    END IF;
+    FOREACH _secret IN ARRAY secrets LOOP
+        CONTINUE WHEN _secret IS NULL;
+        IF skeldir._secure_equal(_given, pg_catalog.convert_to(pg_catalog.encode(
+               extensions.hmac(body, pg_catalog.convert_to(_secret, 'UTF8'), 'sha256'), 'base64'), 'UTF8')) THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END;
 $$;
 COMMENT ON FUNCTION skeldir._hmac_base64_valid(text, bytea, text[]) IS
     'base64 HMAC-SHA256 of the raw body under any of the secrets (Shopify, WooCommerce).';

@@ -83,7 +83,8 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     _code text := pg_catalog.upper(pg_catalog.btrim(code));
 BEGIN
-    IF NOT EXISTS (SELECT FROM skeldir.currencies AS c WHERE c.code = _code) THEN
+    -- bpchar, not text: compared as text, code could not use the primary key index.
+    IF NOT EXISTS (SELECT FROM skeldir.currencies AS c WHERE c.code = _code::bpchar) THEN
         RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_currency',
             DETAIL = pg_catalog.format('unknown currency %L', code);
     END IF;
@@ -101,15 +102,17 @@ CREATE FUNCTION skeldir._minor_units(amount text, currency text) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     _scaled numeric;
+    _code   text;
 BEGIN
     IF amount IS NULL OR pg_catalog.btrim(amount) !~ '^-?[0-9]+(\.[0-9]+)?$' THEN
         RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount',
             DETAIL = pg_catalog.format('not a decimal amount: %L', pg_catalog.left(amount, 40));
     END IF;
+    _code := skeldir._currency(currency);
     SELECT pg_catalog.btrim(amount)::numeric * (10::numeric ^ c.exponent)
       INTO _scaled
       FROM skeldir.currencies AS c
-     WHERE c.code = skeldir._currency(currency);
+     WHERE c.code = _code::bpchar;
     IF _scaled <> pg_catalog.trunc(_scaled) OR pg_catalog.abs(_scaled) > 9223372036854775807 THEN
         RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount',
             DETAIL = pg_catalog.format('%s is not a whole number of %s minor units', amount, currency);
@@ -138,15 +141,18 @@ COMMENT ON FUNCTION skeldir._minor_integer(jsonb, text) IS
 
 /** The value of a query parameter in a URL or query string, percent-decoded; NULL if absent. */
 CREATE FUNCTION skeldir._query_param(url text, name text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT pg_catalog.convert_from(
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    -- PL/pgSQL for its cached plan (a SQL function is planned again in every subtransaction).
+    RETURN (SELECT pg_catalog.convert_from(
                pg_catalog.string_agg(
                    CASE WHEN x.part[1] IS NOT NULL THEN pg_catalog.decode(pg_catalog.substr(x.part[1], 2), 'hex')
                         ELSE pg_catalog.convert_to(pg_catalog.replace(x.part[2], '+', ' '), 'UTF8') END,
                    ''::bytea ORDER BY x.ord),
                'UTF8')
       FROM pg_catalog.regexp_match(url, '(?:^|[?&])' || name || '=([^&#]*)') AS m,
-           pg_catalog.regexp_matches(m[1], '(%[0-9A-Fa-f]{2})|([^%]+|%)', 'g') WITH ORDINALITY AS x (part, ord)
+           pg_catalog.regexp_matches(m[1], '(%[0-9A-Fa-f]{2})|([^%]+|%)', 'g') WITH ORDINALITY AS x (part, ord));
+END;
 $$;
 COMMENT ON FUNCTION skeldir._query_param(text, text) IS 'Percent-decoded query parameter; NULL if absent.';
 

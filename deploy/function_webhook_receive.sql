@@ -1,17 +1,25 @@
 -- Deploy skeldir:function_webhook_receive to pg
 BEGIN;
 
-/** The non-secret headers worth keeping with a dead letter so that it can be replayed. */
+/**
+ * The non-secret headers worth keeping with a dead letter so that it can be replayed.
+ * The helpers of the ingest path are PL/pgSQL even where one query would do: a SQL
+ * function called inside a subtransaction (each delivery of a group-commit batch runs in
+ * one) is parsed and planned again on every call, while PL/pgSQL keeps its plans for the
+ * session (docs/BENCHMARKS.md).
+ */
 CREATE FUNCTION skeldir._routing_headers(headers jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(pg_catalog.jsonb_object_agg(h.key, h.value), '{}'::jsonb)
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN (SELECT coalesce(pg_catalog.jsonb_object_agg(h.key, h.value), '{}'::jsonb)
       FROM pg_catalog.jsonb_each(headers) AS h
      WHERE h.key = ANY ('{content-type,x-shopify-topic,x-shopify-webhook-id,x-shopify-event-id,
                          x-shopify-shop-domain,shopify-topic,shopify-webhook-id,shopify-event-id,
                          shopify-shop-domain,x-wc-webhook-topic,x-wc-webhook-resource,
                          x-wc-webhook-event,x-wc-webhook-id,x-wc-webhook-delivery-id,webhook-id,
                          webhook-timestamp,paypal-transmission-id,paypal-transmission-time,
-                         paypal-auth-algo}'::text[])
+                         paypal-auth-algo}'::text[]));
+END;
 $$;
 COMMENT ON FUNCTION skeldir._routing_headers(jsonb) IS 'Allow-listed, non-secret delivery headers.';
 
@@ -48,10 +56,12 @@ COMMENT ON FUNCTION skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, 
 
 /** Counts an outcome that stores no row of its own (unauthorized, ignored). */
 CREATE FUNCTION skeldir._ingest_count(tenant_id uuid, vendor text, outcome text) RETURNS void
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
     INSERT INTO skeldir.ingest_counters AS c (tenant_id, vendor, day, outcome, count)
     VALUES (_ingest_count.tenant_id, _ingest_count.vendor, pg_catalog.now()::date, _ingest_count.outcome, 1)
-    ON CONFLICT (tenant_id, vendor, day, outcome) DO UPDATE SET count = c.count + 1
+    ON CONFLICT ON CONSTRAINT ingest_counters_pkey DO UPDATE SET count = c.count + 1;
+END;
 $$;
 COMMENT ON FUNCTION skeldir._ingest_count(uuid, text, text) IS 'Increments a daily ingest counter.';
 
@@ -73,12 +83,19 @@ DECLARE
     _event_id bigint;
     _reason   text;
     _detail   text;
+    _answer   record;
 BEGIN
+    -- Calls of functions with OUT parameters are assigned (_answer := f(...)) rather than
+    -- selected from (SELECT * INTO ... FROM f(...)): an assignment is a simple expression,
+    -- evaluated without starting an executor, and this runs for every delivery.
     IF pg_catalog.jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
-        SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
+        _answer := skeldir._dead_letter(
             tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, 'not_an_object',
             pg_catalog.format('top-level JSON value is %s', coalesce(pg_catalog.jsonb_typeof(doc), 'missing')),
             replayed_from);
+        http_status := _answer.http_status;
+        outcome := _answer.outcome;
+        response := _answer.response;
         RETURN;
     END IF;
 
@@ -111,8 +128,11 @@ BEGIN
             _reason := 'bad_value';
     END;
     IF _reason IS NOT NULL THEN
-        SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
+        _answer := skeldir._dead_letter(
             tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, _reason, _detail, replayed_from);
+        http_status := _answer.http_status;
+        outcome := _answer.outcome;
+        response := _answer.response;
         RETURN;
     END IF;
 
@@ -152,8 +172,11 @@ BEGIN
     END IF;
 
     -- Same transaction as the event: either both exist or neither does.
-    PERFORM pgmq.send('attribution', pg_catalog.jsonb_build_object(
-        'task', 'allocate', 'tenant_id', tenant_id, 'event_id', _event_id));
+    -- What pgmq.send('attribution', ...) does (pgmq 1.13, pinned), as a static statement:
+    -- pgmq.send builds its INSERT with EXECUTE, so it is planned again on every call.
+    INSERT INTO pgmq.q_attribution (vt, message)
+    VALUES (pg_catalog.clock_timestamp(), pg_catalog.jsonb_build_object(
+        'task', 'allocate', 'tenant_id', _ingest_document.tenant_id, 'event_id', _event_id));
     http_status := 200;
     outcome := 'accepted';
     response := pg_catalog.jsonb_build_object('status', 'accepted', 'event_id', _event_id)::text;
@@ -168,23 +191,27 @@ COMMENT ON FUNCTION skeldir._ingest_document(uuid, text, text, jsonb, jsonb, byt
  * PayPal: secrets are the pinned certificates; see skeldir._paypal_attestation_valid.
  */
 CREATE FUNCTION skeldir._signature_valid(
-    vendor text, headers jsonb, body bytea, secrets text[], paypal_webhook_id text) RETURNS boolean
-LANGUAGE sql VOLATILE AS $$
-    SELECT coalesce(CASE vendor
+    vendor text, headers jsonb, body bytea, secrets text[], paypal_webhook_id text, tolerance interval)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _tolerance interval := _signature_valid.tolerance;
+BEGIN
+    RETURN coalesce(CASE vendor
                WHEN 'stripe' THEN skeldir._stripe_signature_valid(
-                   headers ->> 'stripe-signature', body, secrets, s.signature_tolerance)
+                   headers ->> 'stripe-signature', body, secrets, _tolerance)
                WHEN 'shopify' THEN skeldir._hmac_base64_valid(
                    skeldir._header(headers, 'shopify-hmac-sha256'), body, secrets)
                WHEN 'woocommerce' THEN skeldir._hmac_base64_valid(
                    headers ->> 'x-wc-webhook-signature', body,
                    ARRAY(SELECT skeldir._html_entity_decode(k) FROM pg_catalog.unnest(secrets) AS k))
-               WHEN 'standard' THEN skeldir._standard_signature_valid(headers, body, secrets, s.signature_tolerance)
+               WHEN 'standard' THEN skeldir._standard_signature_valid(headers, body, secrets, _tolerance)
                WHEN 'paypal' THEN skeldir._paypal_attestation_valid(
-                   headers, body, secrets, paypal_webhook_id, s.signature_tolerance)
-           END, false)
-      FROM skeldir.settings AS s
+                   headers, body, secrets, paypal_webhook_id, _tolerance)
+           END, false);
+END;
 $$;
-COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text) IS
+COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text, interval) IS
     'Dispatches to the vendor signature check; false for unknown vendors.';
 
 /**
@@ -192,15 +219,19 @@ COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text) I
  * the vendor), else by the sha256 of the X-Skeldir-Tenant-Key header. NULL when none.
  */
 CREATE FUNCTION skeldir._tenant_resolve(vendor text, headers jsonb, endpoint_token text) RETURNS uuid
-LANGUAGE sql STABLE AS $$
-    SELECT t.id
-      FROM skeldir.tenants AS t
-     WHERE t.status = 'active'
-       AND CASE WHEN endpoint_token IS NOT NULL
-                THEN t.id = (SELECT e.tenant_id FROM skeldir.tenant_endpoints AS e
-                              WHERE e.token = endpoint_token AND e.vendor = _tenant_resolve.vendor)
-                ELSE t.api_key_hash = pg_catalog.sha256(pg_catalog.convert_to(headers ->> 'x-skeldir-tenant-key', 'UTF8'))
-           END
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF endpoint_token IS NOT NULL THEN
+        RETURN (SELECT t.id
+                  FROM skeldir.tenant_endpoints AS e
+                  JOIN skeldir.tenants AS t ON t.id = e.tenant_id
+                 WHERE e.token = endpoint_token AND e.vendor = _tenant_resolve.vendor AND t.status = 'active');
+    END IF;
+    RETURN (SELECT t.id
+              FROM skeldir.tenants AS t
+             WHERE t.status = 'active'
+               AND t.api_key_hash = pg_catalog.sha256(pg_catalog.convert_to(headers ->> 'x-skeldir-tenant-key', 'UTF8')));
+END;
 $$;
 COMMENT ON FUNCTION skeldir._tenant_resolve(text, jsonb, text) IS 'Active tenant by endpoint token or key hash; NULL if none.';
 
@@ -226,7 +257,9 @@ DECLARE
     _tenant_id  uuid;
     _secrets    text[];
     _webhook_id text;
+    _tolerance  interval;
     _doc        jsonb;
+    _answer     record;
 BEGIN
     IF _webhook_receive.vendor IS NULL
        OR _webhook_receive.vendor NOT IN ('stripe', 'shopify', 'woocommerce', 'paypal', 'standard') THEN
@@ -256,13 +289,15 @@ BEGIN
         RETURN;
     END IF;
 
+    -- One query for the secrets and the deployment's tolerance (no secrets: NULL, 401).
     SELECT pg_catalog.array_remove(ARRAY[s.secret,
                CASE WHEN s.previous_expires_at > pg_catalog.now() THEN s.previous_secret END], NULL),
-           s.paypal_webhook_id
-      INTO _secrets, _webhook_id
-      FROM skeldir.tenant_secrets AS s
-     WHERE s.tenant_id = _tenant_id AND s.vendor = _webhook_receive.vendor;
-    IF NOT skeldir._signature_valid(vendor, headers, body, _secrets, _webhook_id) THEN
+           s.paypal_webhook_id, st.signature_tolerance
+      INTO _secrets, _webhook_id, _tolerance
+      FROM skeldir.settings AS st
+      LEFT JOIN skeldir.tenant_secrets AS s
+        ON s.tenant_id = _tenant_id AND s.vendor = _webhook_receive.vendor;
+    IF NOT skeldir._signature_valid(vendor, headers, body, _secrets, _webhook_id, _tolerance) THEN
         PERFORM skeldir._ingest_count(_tenant_id, vendor, 'unauthorized');
         -- Same answer as an unknown tenant: nothing to learn from probing.
         http_status := 401;
@@ -275,23 +310,29 @@ BEGIN
         _doc := pg_catalog.convert_from(body, 'UTF8')::jsonb;
     EXCEPTION
         WHEN data_exception OR program_limit_exceeded THEN  -- bad UTF-8 or JSON, \u0000, too deep, too big
-            SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
+            _answer := skeldir._dead_letter(
                 _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
                 pg_catalog.length(body), 'invalid_json', SQLERRM);
+            http_status := _answer.http_status;
+            outcome := _answer.outcome;
+            response := _answer.response;
             RETURN;
     END;
 
     BEGIN
-        SELECT * INTO http_status, outcome, response FROM skeldir._ingest_document(
+        _answer := skeldir._ingest_document(
             _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
     EXCEPTION
         WHEN program_limit_exceeded THEN
             -- JSON that parses but nests too deep to map or redact: whatever the attempt
             -- wrote is rolled back with this block; keep only the body's hash and length.
-            SELECT * INTO http_status, outcome, response FROM skeldir._dead_letter(
+            _answer := skeldir._dead_letter(
                 _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
                 pg_catalog.length(body), 'too_complex', SQLERRM);
     END;
+    http_status := _answer.http_status;
+    outcome := _answer.outcome;
+    response := _answer.response;
 END;
 $$;
 COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
@@ -309,9 +350,11 @@ CREATE FUNCTION api.webhook_receive(
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
+    _answer        record := skeldir._webhook_receive(vendor, route, headers, body, endpoint_token);
 BEGIN
-    SELECT r.http_status, r.outcome, r.response INTO http_status, outcome, response
-      FROM skeldir._webhook_receive(vendor, route, headers, body, endpoint_token) AS r;
+    http_status := _answer.http_status;
+    outcome := _answer.outcome;
+    response := _answer.response;
     PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
 END;
 $$;

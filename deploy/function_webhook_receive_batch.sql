@@ -32,6 +32,7 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _n            integer := pg_catalog.cardinality(webhook_receive_batch.bodies);
     _lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    _answer       record;
 BEGIN
     IF _n IS NULL
        OR pg_catalog.cardinality(webhook_receive_batch.vendors) IS DISTINCT FROM _n
@@ -59,9 +60,11 @@ BEGIN
         error_sqlstate := NULL;
         BEGIN
             PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
-            SELECT r.http_status, r.outcome, r.response
-              INTO webhook_receive_batch.http_status, webhook_receive_batch.outcome, webhook_receive_batch.response
-              FROM api.webhook_receive(vendors[_i], routes[_i], headers[_i], bodies[_i], endpoint_tokens[_i]) AS r;
+            -- An assignment, not SELECT ... FROM: a simple expression needs no executor.
+            _answer := api.webhook_receive(vendors[_i], routes[_i], headers[_i], bodies[_i], endpoint_tokens[_i]);
+            http_status := _answer.http_status;
+            outcome := _answer.outcome;
+            response := _answer.response;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS error_sqlstate = RETURNED_SQLSTATE;
             http_status := NULL;

@@ -5,7 +5,7 @@ DROP FUNCTION api.webhook_paypal_keys(text, text);
 DROP FUNCTION api.webhook_receive(text, text, jsonb, bytea, text);
 DROP FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text);
 DROP FUNCTION skeldir._tenant_resolve(text, jsonb, text);
-DROP FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text);
+DROP FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text, interval);
 DROP FUNCTION skeldir._ingest_document(uuid, text, text, jsonb, jsonb, bytea, integer, bigint);
 DROP FUNCTION skeldir._ingest_count(uuid, text, text);
 DROP FUNCTION skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, integer, text, text, bigint);

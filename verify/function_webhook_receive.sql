@@ -4,7 +4,7 @@ SELECT 'skeldir._routing_headers(jsonb)'::regprocedure,
        'skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, integer, text, text, bigint)'::regprocedure,
        'skeldir._ingest_count(uuid, text, text)'::regprocedure,
        'skeldir._ingest_document(uuid, text, text, jsonb, jsonb, bytea, integer, bigint)'::regprocedure,
-       'skeldir._signature_valid(text, jsonb, bytea, text[], text)'::regprocedure,
+       'skeldir._signature_valid(text, jsonb, bytea, text[], text, interval)'::regprocedure,
        'skeldir._tenant_resolve(text, jsonb, text)'::regprocedure;
 DO $$
 DECLARE
