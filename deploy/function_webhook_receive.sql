@@ -24,13 +24,13 @@ $$;
 COMMENT ON FUNCTION skeldir._routing_headers(jsonb) IS 'Allow-listed, non-secret delivery headers.';
 
 /**
- * Stores a dead letter and builds the 200 dead_lettered answer. The payload is redacted
- * before it is written; a non-JSON body is kept only as its sha256 and length. A replay
- * that fails again (replayed_from set) writes nothing new: the caller records the new
- * reason on the original row.
+ * Stores a dead letter and builds the 200 dead_lettered answer. payload is the document
+ * already redacted (skeldir._redact) by the caller; a non-JSON body is kept only as its
+ * sha256 and length (payload NULL). A replay that fails again (replayed_from set) writes
+ * nothing new: the caller records the new reason on the original row.
  */
 CREATE FUNCTION skeldir._dead_letter(
-    tenant_id uuid, vendor text, route text, headers jsonb, doc jsonb, body_sha256 bytea,
+    tenant_id uuid, vendor text, route text, headers jsonb, payload jsonb, body_sha256 bytea,
     body_bytes integer, reason text, detail text, replayed_from bigint DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
 LANGUAGE plpgsql VOLATILE AS $$
@@ -42,7 +42,7 @@ BEGIN
                (tenant_id, vendor, route, reason, detail, headers, payload, body_sha256, body_bytes)
         VALUES (_dead_letter.tenant_id, _dead_letter.vendor, _dead_letter.route, _dead_letter.reason,
                 pg_catalog.left(_dead_letter.detail, 500), skeldir._routing_headers(_dead_letter.headers),
-                skeldir._redact(doc), _dead_letter.body_sha256, _dead_letter.body_bytes)
+                _dead_letter.payload, _dead_letter.body_sha256, _dead_letter.body_bytes)
         RETURNING id INTO _id;
     END IF;
     http_status := 200;
@@ -67,11 +67,15 @@ COMMENT ON FUNCTION skeldir._ingest_count(uuid, text, text) IS 'Increments a dai
 
 /**
  * Steps 3-6 of SPEC §5 for an already authenticated delivery whose body parsed as JSON
- * (or NULL when it did not): map, dedupe, store, enqueue. Also the replay path for dead
- * letters (replayed_from: the dead letter's id). Runs inside the caller's transaction with
- * the tenant GUC already set. Each vendor's mapping is the function
+ * (or NULL when it did not): redact, map, dedupe, store, enqueue. Also the replay path for
+ * dead letters (replayed_from: the dead letter's id). Runs inside the caller's transaction
+ * with the tenant GUC already set. Each vendor's mapping is the function
  * skeldir._map_<vendor>(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event, one
- * sqitch change per vendor; it is found by name (format %I, so only that function).
+ * sqitch change per vendor, called statically (one cached plan per branch).
+ * Everything that can refuse a document (redaction too deep for the stack, a mapping's
+ * SK422, a value that cannot be converted) runs in one exception block that writes
+ * nothing, so it costs one subtransaction without a subtransaction id: under group commit
+ * every delivery already has one of those for itself.
  */
 CREATE FUNCTION skeldir._ingest_document(
     tenant_id uuid, vendor text, route text, headers jsonb, doc jsonb, body_sha256 bytea,
@@ -80,29 +84,19 @@ CREATE FUNCTION skeldir._ingest_document(
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _e        skeldir.webhook_event;
+    _payload  jsonb;
     _event_id bigint;
     _reason   text;
     _detail   text;
     _answer   record;
 BEGIN
-    -- Calls of functions with OUT parameters are assigned (_answer := f(...)) rather than
-    -- selected from (SELECT * INTO ... FROM f(...)): an assignment is a simple expression,
-    -- evaluated without starting an executor, and this runs for every delivery.
-    IF pg_catalog.jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
-        _answer := skeldir._dead_letter(
-            tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, 'not_an_object',
-            pg_catalog.format('top-level JSON value is %s', coalesce(pg_catalog.jsonb_typeof(doc), 'missing')),
-            replayed_from);
-        http_status := _answer.http_status;
-        outcome := _answer.outcome;
-        response := _answer.response;
-        RETURN;
-    END IF;
-
     BEGIN
-        -- Static calls, not EXECUTE: each branch's plan is cached for the session. A branch
-        -- is planned only when taken, so a vendor whose map change is not deployed fails alone.
-        IF vendor = 'stripe' THEN
+        _payload := skeldir._redact(doc);
+        IF pg_catalog.jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
+            _reason := 'not_an_object';
+            _detail := pg_catalog.format('top-level JSON value is %s', coalesce(pg_catalog.jsonb_typeof(doc), 'missing'));
+        -- A branch is planned only when taken, so a vendor whose map change is not deployed fails alone.
+        ELSIF vendor = 'stripe' THEN
             _e := skeldir._map_stripe(headers, doc);
         ELSIF vendor = 'shopify' THEN
             _e := skeldir._map_shopify(headers, doc);
@@ -113,7 +107,7 @@ BEGIN
         ELSIF vendor = 'standard' THEN
             _e := skeldir._map_standard(headers, doc);
         END IF;
-        IF _e IS NULL THEN
+        IF _e IS NULL AND _reason IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'no mapping for vendor ' || vendor;
         END IF;
     EXCEPTION
@@ -126,10 +120,17 @@ BEGIN
             -- A value the mapping could not convert (out-of-range timestamp, bad escape...).
             GET STACKED DIAGNOSTICS _detail = MESSAGE_TEXT;
             _reason := 'bad_value';
+        WHEN program_limit_exceeded THEN
+            -- JSON that parses but nests too deep to redact or map: keep only the body's
+            -- hash and length.
+            _reason := 'too_complex';
+            _detail := SQLERRM;
+            _payload := NULL;
     END;
     IF _reason IS NOT NULL THEN
+        -- An assignment, not SELECT * INTO ... FROM: a simple expression needs no executor.
         _answer := skeldir._dead_letter(
-            tenant_id, vendor, route, headers, doc, body_sha256, body_bytes, _reason, _detail, replayed_from);
+            tenant_id, vendor, route, headers, _payload, body_sha256, body_bytes, _reason, _detail, replayed_from);
         http_status := _answer.http_status;
         outcome := _answer.outcome;
         response := _answer.response;
@@ -154,7 +155,7 @@ BEGIN
             _e.vendor_event_id, _e.order_ref, _e.payment_ref, _e.amount_minor, _e.currency,
             _e.occurred_at, skeldir._redact_text(_e.utm_source), skeldir._redact_text(_e.utm_medium),
             skeldir._redact_text(_e.utm_campaign), skeldir._redact_text(_e.referrer),
-            skeldir._redact_text(_e.landing_page), skeldir._customer_ref(_e.customer_email), skeldir._redact(doc),
+            skeldir._redact_text(_e.landing_page), skeldir._customer_ref(_e.customer_email), _payload,
             _ingest_document.route, _ingest_document.replayed_from)
     ON CONFLICT ON CONSTRAINT attribution_events_dedupe DO NOTHING
     RETURNING ev.id INTO _event_id;
@@ -171,8 +172,8 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Same transaction as the event: either both exist or neither does.
-    -- What pgmq.send('attribution', ...) does (pgmq 1.13, pinned), as a static statement:
+    -- Same transaction as the event: either both exist or neither does. What
+    -- pgmq.send('attribution', ...) does (pgmq 1.13, pinned), as a static statement:
     -- pgmq.send builds its INSERT with EXECUTE, so it is planned again on every call.
     INSERT INTO pgmq.q_attribution (vt, message)
     VALUES (pg_catalog.clock_timestamp(), pg_catalog.jsonb_build_object(
@@ -319,17 +320,8 @@ BEGIN
             RETURN;
     END;
 
-    BEGIN
-        _answer := skeldir._ingest_document(
-            _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
-    EXCEPTION
-        WHEN program_limit_exceeded THEN
-            -- JSON that parses but nests too deep to map or redact: whatever the attempt
-            -- wrote is rolled back with this block; keep only the body's hash and length.
-            _answer := skeldir._dead_letter(
-                _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
-                pg_catalog.length(body), 'too_complex', SQLERRM);
-    END;
+    _answer := skeldir._ingest_document(
+        _tenant_id, vendor, route, headers, _doc, pg_catalog.sha256(body), pg_catalog.length(body));
     http_status := _answer.http_status;
     outcome := _answer.outcome;
     response := _answer.response;

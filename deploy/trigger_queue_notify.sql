@@ -13,6 +13,10 @@ BEGIN;
  * notify, so this one skips. Still at most one NOTIFY per interval and queue (each NOTIFY
  * takes the cluster-wide notify lock at commit, which is why pgmq throttles at all); the
  * worker also polls, so a skipped notification only delays a wake-up, never loses work.
+ * The throttle is checked once per queue and transaction (a transaction-local setting
+ * remembers it): NOTIFY is delivered at commit and folded within a transaction anyway,
+ * and a group-commit batch enqueues dozens of tasks in one transaction. A subtransaction
+ * that rolls back takes its NOTIFY and the setting with it.
  * Runs as the enqueuing role (the queue owner, inside definer functions). Note: calling
  * pgmq.enable_notify_insert again re-creates pgmq's trigger; re-deploy this change after.
  */
@@ -21,6 +25,10 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _queue text := pg_catalog.substr(TG_TABLE_NAME, 3);  -- q_<queue>
 BEGIN
+    IF pg_catalog.current_setting('skeldir.notify_checked_' || _queue, true) = 'on' THEN
+        RETURN NEW;
+    END IF;
+    PERFORM pg_catalog.set_config('skeldir.notify_checked_' || _queue, 'on', true);
     -- SKIP LOCKED: a row locked by another writer means that writer notifies; never wait.
     PERFORM FROM pgmq.notify_insert_throttle AS t
       WHERE t.queue_name = _queue
