@@ -131,22 +131,30 @@ COMMENT ON FUNCTION skeldir._touchpoints(skeldir.attribution_events, text) IS
 CREATE OR REPLACE FUNCTION skeldir._task_allocate(message jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    _r     record;
     _e     skeldir.attribution_events;
     _model text;
     _orig  bigint;
     _n     integer := 0;
 BEGIN
-    SELECT * INTO _e
+    -- One query (this runs for every accepted webhook): the event, its tenant's model, and
+    -- whether it is already allocated.
+    SELECT e AS event, t.allocation_model AS model,
+           EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = e.tenant_id AND a.event_id = e.id) AS allocated
+      INTO _r
       FROM skeldir.attribution_events AS e
+      JOIN skeldir.tenants AS t ON t.id = e.tenant_id
      WHERE e.tenant_id = (message ->> 'tenant_id')::uuid
        AND e.id = (message ->> 'event_id')::bigint;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'event % of tenant % not found', message ->> 'event_id', message ->> 'tenant_id'
             USING ERRCODE = 'no_data_found';
     END IF;
-    IF EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = _e.tenant_id AND a.event_id = _e.id) THEN
+    IF _r.allocated THEN
         RETURN;  -- redelivered: allocation and reconciliation were committed together
     END IF;
+    _e := _r.event;
+    _model := _r.model;
 
     IF _e.kind = 'refund' AND (_e.payment_ref IS NOT NULL OR _e.order_ref IS NOT NULL) THEN
         SELECT o.id INTO _orig
@@ -175,7 +183,6 @@ BEGIN
 
     -- Not a refund, a refund of nothing known, or of a zero-amount original: split by model.
     IF _n = 0 THEN
-        SELECT t.allocation_model INTO _model FROM skeldir.tenants AS t WHERE t.id = _e.tenant_id;
         INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
         SELECT _e.tenant_id, _e.id, s.channel, _model, s.amount_minor, _e.currency, _e.occurred_at
           FROM skeldir._allocation_model(_e.amount_minor, _model, skeldir._touchpoints(_e, _model)) AS s;

@@ -53,7 +53,8 @@ BEGIN
            pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency,
            pg_catalog.max(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_max,
            pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS orders,
-           pg_catalog.min(e.received_at) AS first_seen_at
+           pg_catalog.min(e.received_at) AS first_seen_at,
+           (SELECT s.reconciliation_grace FROM skeldir.settings AS s) AS grace  -- same query, no second one
       INTO _r
       FROM skeldir.attribution_events AS e
      WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref
@@ -78,8 +79,7 @@ BEGIN
     END IF;
     _status := skeldir._reconciliation_status(_o.id IS NOT NULL, _o.amount_minor, _o.currency::text,
                                               _r.payments > 0, _r.payment_minor, _r.payment_currency::text,
-                                              _r.first_seen_at, pg_catalog.now(),
-                                              (SELECT s.reconciliation_grace FROM skeldir.settings AS s));
+                                              _r.first_seen_at, pg_catalog.now(), _r.grace);
     INSERT INTO skeldir.reconciliations AS r
            (tenant_id, order_ref, status, order_event_id, order_minor, order_currency,
             payment_count, payment_minor, payment_currency, first_seen_at)

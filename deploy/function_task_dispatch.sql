@@ -18,7 +18,9 @@ BEGIN
     IF EXISTS (SELECT FROM skeldir.matview_state AS s WHERE s.dirty AND s.view_name <> ALL (_failed))
        AND NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
                         WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
-        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb, 1);
+        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
+            (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', s.matview_refresh_delay))::integer
+               FROM skeldir.settings AS s));
     END IF;
 END;
 $$;

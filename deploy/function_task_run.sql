@@ -37,8 +37,8 @@ COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
 /**
  * Ends a task batch: applies the matview dirty marks its handlers deferred (see
  * skeldir._matview_touch) and, when a view became dirty, makes sure one unread
- * `refresh_matviews` task waits in the maintenance queue, delayed one second so that a
- * burst of batches shares one refresh. That is what keeps views fresh between the
+ * `refresh_matviews` task waits in the maintenance queue, delayed by the setting
+ * matview_refresh_delay (5 s by default) so that a burst of batches shares one refresh. That is what keeps views fresh between the
  * minute-granular pg_cron pulses. Two batches racing may both enqueue: harmless, a
  * refresh of a clean view is skipped.
  */
@@ -55,7 +55,9 @@ BEGIN
     PERFORM skeldir._matview_touch(_views);
     IF NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
                     WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
-        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb, 1);
+        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
+            (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', s.matview_refresh_delay))::integer
+               FROM skeldir.settings AS s));
     END IF;
 END;
 $$;

@@ -12,7 +12,12 @@ CREATE TABLE skeldir.settings (
     secret_rotation_window  interval NOT NULL DEFAULT '24 hours',
     task_max_retries        integer NOT NULL DEFAULT 3 CHECK (task_max_retries >= 0),
     task_backoff_base       interval NOT NULL DEFAULT '1 second',
-    task_visibility_timeout integer NOT NULL DEFAULT 30 CHECK (task_visibility_timeout > 0)
+    task_visibility_timeout integer NOT NULL DEFAULT 30 CHECK (task_visibility_timeout > 0),
+    -- Between writes and the refresh of the matviews they dirtied: under sustained ingest
+    -- every batch dirties every view, and each refresh recomputes a whole view, so this is
+    -- the views' freshness traded against the CPU their refreshes take (docs/BENCHMARKS.md).
+    matview_refresh_delay   interval NOT NULL DEFAULT '5 seconds'
+        CHECK (matview_refresh_delay BETWEEN '0 seconds' AND '1 hour')
 );
 COMMENT ON TABLE skeldir.settings IS 'Deployment-wide settings; exactly one row.';
 INSERT INTO skeldir.settings DEFAULT VALUES;
