@@ -1,6 +1,6 @@
 -- The five matviews: shape, ownership, privileges, dirty marking, maintenance refresh, tenant views.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT has_materialized_view('skeldir', v, 'matview ' || v || ' exists')
   FROM unnest('{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary,mv_reconciliation_status}'::text[]) AS v;
@@ -34,6 +34,10 @@ RESET ROLE;
 SELECT is_empty($$ SELECT view_name FROM skeldir.matview_state WHERE NOT dirty $$, 'after the writes every view is dirty');
 SELECT results_eq($$ SELECT count(*) FROM pgmq.q_maintenance WHERE message ->> 'task' = 'refresh_matviews' $$,
     $$ VALUES (1::bigint) $$, 'two batches enqueue one refresh_matviews task, not two');
+SELECT ok((SELECT bool_and(m.vt >= now() + s.matview_refresh_delay)
+             FROM pgmq.q_maintenance AS m, skeldir.settings AS s
+            WHERE m.message ->> 'task' = 'refresh_matviews'),
+    'the refresh task waits matview_refresh_delay, so a burst of batches shares one refresh');
 
 -- The maintenance task refreshes and logs every dirty view.
 UPDATE pgmq.q_maintenance SET vt = now() - interval '1 second';

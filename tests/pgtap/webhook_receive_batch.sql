@@ -1,6 +1,6 @@
 -- api.webhook_receive_batch: group commit with one outcome per delivery, failures isolated.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 -- shape and privileges
 SELECT has_function('api', 'webhook_receive_batch', ARRAY['text[]', 'text[]', 'jsonb[]', 'bytea[]', 'text[]', 'interval'],
@@ -81,6 +81,25 @@ SELECT is((SELECT array_agg(DISTINCT e.tenant_id ORDER BY e.tenant_id) FROM skel
 SELECT is((SELECT e.tenant_id FROM skeldir.attribution_events AS e WHERE e.vendor_event_id = 'evt_b3'),
           (SELECT tenant_id FROM t WHERE n = 2),
           'the delivery after a failure is stored under its own tenant');
+
+-- The queue's insert-notify throttle row is claimed once per transaction, not per task,
+-- even with throttling off (a batch of deliveries enqueues one task each).
+UPDATE pgmq.notify_insert_throttle SET throttle_interval_ms = 0, last_notified_at = 'epoch'
+ WHERE queue_name = 'attribution';
+-- This file is one transaction: forget the check the first batch made, as a new transaction would.
+SELECT set_config('skeldir.notify_checked_attribution', '', true) IS NOT NULL AS reset \gset
+SELECT n_tup_upd AS throttle_updates FROM pg_stat_xact_user_tables
+ WHERE relid = 'pgmq.notify_insert_throttle'::regclass \gset before_
+CREATE TEMP TABLE batch2 ON COMMIT DROP AS
+SELECT i, d.* FROM generate_series(1, 3) AS i, LATERAL pg_temp.delivery(1, 'evt_n' || i) AS d;
+SELECT is((SELECT count(*)::integer FROM api.webhook_receive_batch(
+              array_fill('stripe'::text, ARRAY[3]), array_fill('/webhooks/{vendor}/{endpoint_token}'::text, ARRAY[3]),
+              (SELECT array_agg(headers ORDER BY i) FROM batch2), (SELECT array_agg(body ORDER BY i) FROM batch2),
+              (SELECT array_agg(token ORDER BY i) FROM batch2))
+            WHERE outcome = 'accepted')
+          + 100 * ((SELECT n_tup_upd FROM pg_stat_xact_user_tables
+                     WHERE relid = 'pgmq.notify_insert_throttle'::regclass) - :before_throttle_updates)::integer,
+          103, 'three tasks enqueued in one transaction claim the notify throttle row once');
 
 -- failure modes
 SET LOCAL ROLE app_user;
