@@ -168,6 +168,7 @@ async def ingest(state: State, scope: Scope, receive: Receive, vendor: str, rout
     return Response(response, status_code=http_status, media_type="application/json")
 
 
+WEBHOOK_PREFIX = "/webhooks/"
 WEBHOOK = "/webhooks/{vendor}"
 WEBHOOK_TOKEN = "/webhooks/{vendor}/{endpoint_token}"
 
@@ -198,13 +199,14 @@ class WebhookRoutes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             path: str = scope["path"]
-            if path.startswith("/webhooks/"):
-                vendor, _, token = path[10:].partition("/")
-                if vendor and "/" not in token and (token or not _):
-                    route = self.token if token else self.plain
+            if path.startswith(WEBHOOK_PREFIX):
+                segments = path[len(WEBHOOK_PREFIX) :].split("/")
+                if len(segments) <= 2 and all(segments):
+                    route = self.token if len(segments) == 2 else self.plain
                     scope["route"] = route  # the template ObserveMiddleware labels and logs
                     state: State = scope["app"].state.skeldir
-                    response = await ingest(state, scope, receive, vendor, route.path, token or None)
+                    token = segments[1] if len(segments) == 2 else None
+                    response = await ingest(state, scope, receive, segments[0], route.path, token)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
