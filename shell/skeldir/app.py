@@ -22,9 +22,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from skeldir import logs, paypal, read_api
 from skeldir.batching import Delivery, GroupCommit
@@ -82,29 +83,43 @@ def unavailable(reason: str) -> JSONResponse:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def declared_length(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"content-length":
+            return value.decode("latin-1")
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The raw body, refusing (without reading it all) anything over the limit."""
-    declared = request.headers.get("content-length")
+    declared = declared_length(scope["headers"])
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect
 
 
-def header_map(request: Request) -> dict[str, str]:
+def header_map(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """Lower-cased header names -> values (repeated headers joined with ', ').
 
     A client can never supply the shell's own PayPal attestation header: it is dropped here
     and only ``paypal.attest`` may add it.
     """
     merged: dict[str, str] = {}
-    for raw_name, raw_value in request.scope["headers"]:
+    for raw_name, raw_value in headers:
         name = raw_name.decode("latin-1").lower()
         if name == paypal.ATTESTATION_HEADER:
             continue
@@ -113,16 +128,16 @@ def header_map(request: Request) -> dict[str, str]:
     return merged
 
 
-async def receive(request: Request, vendor: str, route: str, token: str | None) -> Response:
-    state: State = request.app.state.skeldir
-    request.state.vendor = vendor
+async def ingest(state: State, scope: Scope, receive: Receive, vendor: str, route: str, token: str | None) -> Response:
+    """One webhook delivery, reached through ``WebhookRoutes`` or the router alike."""
+    scope.setdefault("state", {})["vendor"] = vendor
     try:
-        body = await read_body(request, state.settings.max_body_bytes)
+        body = await read_body(scope, receive, state.settings.max_body_bytes)
     except BodyTooLarge:
         return JSONResponse(
             {"status": "payload_too_large", "limit_bytes": state.settings.max_body_bytes}, status_code=413
         )
-    headers = header_map(request)
+    headers = header_map(scope["headers"])
     try:
         if vendor == "paypal":
             async with state.pool.connection() as conn:
@@ -149,20 +164,57 @@ async def receive(request: Request, vendor: str, route: str, token: str | None) 
             return JSONResponse({"status": "bad_request"}, status_code=400)
         return JSONResponse({"status": "error", "sqlstate": exc.sqlstate}, status_code=status)
     http_status, outcome, response = row
-    request.state.outcome = outcome
+    scope["state"]["outcome"] = outcome
     return Response(response, status_code=http_status, media_type="application/json")
+
+
+WEBHOOK_PREFIX = "/webhooks/"
+WEBHOOK = "/webhooks/{vendor}"
+WEBHOOK_TOKEN = "/webhooks/{vendor}/{endpoint_token}"
 
 
 async def webhook(request: Request) -> Response:
     vendor = request.path_params["vendor"]
     token = request.path_params.get("endpoint_token")
-    route = "/webhooks/{vendor}/{endpoint_token}" if token else "/webhooks/{vendor}"
-    return await receive(request, vendor, route, token)
+    route = WEBHOOK_TOKEN if token else WEBHOOK
+    return await ingest(request.app.state.skeldir, request.scope, request.receive, vendor, route, token)
+
+
+class WebhookRoutes:
+    """The two hot routes, answered without Starlette's router, Request and exception wrappers.
+
+    Sits inside ``ObserveMiddleware`` (request id, metrics, log line) and in front of the
+    router, which keeps the same two routes: a POST whose path is ``/webhooks/`` and one or
+    two non-empty segments (what the routes' ``{param}`` matches) goes straight to
+    ``ingest``; everything else (other methods: 405, a trailing slash: the redirect, a
+    root_path) goes on to the router. Exceptions propagate exactly as from a route
+    endpoint: no handler of ``ExceptionMiddleware`` applies to ``ingest``'s.
+    """
+
+    def __init__(self, app: ASGIApp, routes: dict[str, Route]) -> None:
+        self.app = app
+        self.plain = routes[WEBHOOK]
+        self.token = routes[WEBHOOK_TOKEN]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            path: str = scope["path"]
+            if path.startswith(WEBHOOK_PREFIX):
+                segments = path[len(WEBHOOK_PREFIX) :].split("/")
+                if len(segments) <= 2 and all(segments):
+                    route = self.token if len(segments) == 2 else self.plain
+                    scope["route"] = route  # the template ObserveMiddleware labels and logs
+                    state: State = scope["app"].state.skeldir
+                    token = segments[1] if len(segments) == 2 else None
+                    response = await ingest(state, scope, receive, segments[0], route.path, token)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 async def webhook_alias(request: Request) -> Response:
     path = request.url.path
-    return await receive(request, ALIASES[path], path, None)
+    return await ingest(request.app.state.skeldir, request.scope, request.receive, ALIASES[path], path, None)
 
 
 async def openapi_json(request: Request) -> Response:
@@ -292,14 +344,14 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
         finally:
             await pool.close()
 
+    webhook_routes = {path: Route(path, webhook, methods=["POST"]) for path in (WEBHOOK, WEBHOOK_TOKEN)}
     routes = [
         Route("/health/live", health_live, methods=["GET"]),
         Route("/health/ready", health_ready, methods=["GET"]),
         Route("/health/worker", health_worker, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
-        Route("/webhooks/{vendor}", webhook, methods=["POST"]),
-        Route("/webhooks/{vendor}/{endpoint_token}", webhook, methods=["POST"]),
+        *webhook_routes.values(),
         *(Route(path, webhook_alias, methods=["POST"]) for path in ALIASES),
         *read_api.routes,
         *llm_routes,
@@ -307,7 +359,10 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(ObserveMiddleware, metrics=shell_metrics)],
+        middleware=[
+            Middleware(ObserveMiddleware, metrics=shell_metrics),
+            Middleware(WebhookRoutes, routes=webhook_routes),
+        ],
         exception_handlers={404: http_error, 405: http_error, Exception: internal_error},
     )
 

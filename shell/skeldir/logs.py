@@ -43,6 +43,14 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The JSON line carries none of the caller's file, line, thread or process fields, so no
+    # record computes them (the logging HOWTO's "Optimization": a frame walk and a getpid
+    # system call per line, on the shell's hot path one line per request).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # Python 3.12+
     # psycopg_pool warns on every failed reconnect attempt; the processes log one line per
     # change of database reachability themselves instead.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,7 +26,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("skeldir.shell.request")
@@ -117,6 +116,10 @@ class ShellMetrics:
         )
         self.queues = QueueCollector()
         self.registry.register(self.queues)
+        # Labelled children by label values: ``labels()`` validates and locks on every call,
+        # a dict lookup is enough once a combination is known (the label sets are bounded).
+        self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._webhooks: dict[tuple[str, str], Counter] = {}
         self._checked_at = -QUEUE_METRICS_TTL
         self._lock = asyncio.Lock()
 
@@ -146,12 +149,22 @@ class ShellMetrics:
         method = scope.get("method", "OTHER")
         method = method if method in METHODS else "OTHER"
         route = route_template(scope)
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        http = self._http.get((method, route, status))
+        if http is None:
+            http = self._http[method, route, status] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        http[0].inc()
+        http[1].observe(seconds)
         state = scope.get("state") or {}
         vendor = state.get("vendor")
         if vendor is not None:
-            self.webhooks.labels(vendor if vendor in VENDORS else "unknown", webhook_outcome(state, status)).inc()
+            key = (vendor if vendor in VENDORS else "unknown", webhook_outcome(state, status))
+            webhook = self._webhooks.get(key)
+            if webhook is None:
+                webhook = self._webhooks[key] = self.webhooks.labels(*key)
+            webhook.inc()
 
 
 def route_template(scope: Scope) -> str:
@@ -178,7 +191,7 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = incoming_request_id(scope) or new_request_id()
         started = time.perf_counter()
         status = 500
 
@@ -186,7 +199,7 @@ class ObserveMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
         try:
@@ -208,6 +221,12 @@ class ObserveMiddleware:
                 fields["vendor"] = state["vendor"] if state["vendor"] in VENDORS else "unknown"
                 fields["outcome"] = webhook_outcome(state, status)
             log.info("request", extra=fields)
+
+
+def new_request_id() -> str:
+    """``uuid.uuid4().hex``, without building a UUID object (a third of the cost)."""
+    n = int.from_bytes(os.urandom(16)) & ~(0xC000 << 48 | 0xF000 << 64) | (0x8000 << 48 | 0x4000 << 64)
+    return f"{n:032x}"
 
 
 def incoming_request_id(scope: Scope) -> str | None:
