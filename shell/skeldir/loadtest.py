@@ -667,11 +667,20 @@ def hmac_pads(secret: str) -> tuple[str, str]:
 
 
 def pgbench_templates(rng: random.Random) -> dict[str, str]:
-    """format() templates of the generator's Stripe bodies; %1$s is the unique part of the id."""
+    """format() templates of the generator's Stripe bodies; %1$s is the unique part of the id.
+
+    The payment intent, order reference and customer email carry it too, as in the shell's
+    deliveries: with one order reference shared by every ceiling event, each allocate task
+    would reconcile the whole run's events, and the worker would fall behind on an artefact.
+    """
     created = int(time.time())
     doc = stripe_body("evt_%1$s", created, rng)
     bad = stripe_body("evt_%1$s", created, rng)
     del bad["data"]["object"]["amount"], bad["data"]["object"]["amount_received"]
+    for body in (doc, bad):
+        obj = body["data"]["object"]
+        obj.update(id="pi_%1$s", receipt_email="buyer-%1$s@example.com")
+        obj["metadata"]["order_id"] = "o-%1$s"
     return {"body_new": compact(doc).decode(), "body_bad": compact(bad).decode()}
 
 
