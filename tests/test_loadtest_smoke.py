@@ -82,6 +82,9 @@ def test_flat_out_wrk_run_sends_each_presigned_request_exactly_once(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_fully_accounted(main_db, result, 400)
     assert result["generator"]["tool"] == "wrk"
+    # Where the time goes: the shell process, and its own database backends by application_name.
+    assert result["cpu_ms_per_request"]["shell process"] > 0
+    assert result["cpu_ms_per_request"]["db skeldir-shell"] > 0
 
 
 class BypassingShell(BaseHTTPRequestHandler):

@@ -332,6 +332,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             # Behind PgBouncer < 1.21 in transaction mode, server-side prepared statements break.
             kwargs={
                 "autocommit": True,
+                "application_name": "skeldir-shell",  # tells its backends apart in pg_stat_activity
                 "prepare_threshold": None if env("SKELDIR_PREPARED_STATEMENTS") == "off" else 5,
             },
         )

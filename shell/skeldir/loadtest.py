@@ -485,6 +485,42 @@ class ProcessSampler:
             self.cpu_used = None if end is None else end - self.cpu_start
 
 
+class DatabaseCpu:
+    """CPU time of the database backends during the run, by application_name (skeldir-shell,
+    skeldir-worker, ...): where the time goes besides the shell process. Read from /proc, so
+    only when the database runs on this machine (the embedded cluster); otherwise empty."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.start: dict[int, tuple[str, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def _backends(self) -> dict[int, tuple[str, float]]:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
+                rows = conn.execute(
+                    "SELECT pid, coalesce(nullif(application_name, ''), backend_type, 'other')"
+                    "  FROM pg_catalog.pg_stat_activity WHERE pid <> pg_catalog.pg_backend_pid()"
+                ).fetchall()
+        except psycopg.Error:
+            return {}
+        out = {}
+        for pid, name in rows:
+            cpu = cpu_seconds(pid)
+            if cpu is not None:
+                out[pid] = (name, cpu)
+        return out
+
+    def __enter__(self) -> DatabaseCpu:
+        self.start = self._backends()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pid, (name, cpu) in self._backends().items():
+            before = self.start.get(pid, (name, 0.0))[1]  # a backend started during the run: all of it
+            self.used[name] = self.used.get(name, 0.0) + cpu - before
+
+
 # -- generator 1: open-loop asyncio client at a fixed rate ---------------------------------
 
 STATUS_RE = re.compile(rb'"status":\s*"([a-z_]+)"')
@@ -757,6 +793,7 @@ def run(opts: Options) -> dict[str, Any]:
     pid = opts.shell_pid or listener_pid(urlsplit(opts.url).port or 80)
 
     with (
+        DatabaseCpu(opts.app_dsn) as database_cpu,
         ProcessSampler(pid) as shell,
         GucProbe(opts.app_dsn, probe_tenant["tenant_id"]) as probe,
         QueueLag(opts.app_dsn) as lag,
@@ -812,6 +849,15 @@ def run(opts: Options) -> dict[str, Any]:
         "shell_rss_peak_mb": None if shell.peak_rss is None else round(shell.peak_rss, 1),
         "shell_cores_used": None if shell.cpu_used is None else round(shell.cpu_used / elapsed, 3),
         "generator": generator,
+        # CPU per delivery sent, in ms: the shell process and the database backends by role.
+        "cpu_ms_per_request": {
+            name: round(1000 * seconds / tally.received, 3)
+            for name, seconds in sorted(
+                [("shell process", shell.cpu_used or 0.0), *((f"db {n}", v) for n, v in database_cpu.used.items())],
+                key=lambda kv: -kv[1],
+            )
+            if tally.received and seconds >= 0.005
+        },
         "ceiling": ceiling,
         "guc_probe": probe.report(),
         "queue_lag": {"peak_oldest_age_s": lag.peak_age_s, "peak_length": lag.peak_length, "error": lag.error},
@@ -836,6 +882,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"attribution queue peak age {result['queue_lag']['peak_oldest_age_s']} s, "
         f"peak length {result['queue_lag']['peak_length']}",
     ]
+    if result["cpu_ms_per_request"]:
+        split = ", ".join(f"{name} {ms}" for name, ms in result["cpu_ms_per_request"].items())
+        lines.append(f"cpu ms per request: {split}")
     if result["ceiling"]:
         c = result["ceiling"]
         lines.append(
