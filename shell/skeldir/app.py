@@ -332,7 +332,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             # Behind PgBouncer < 1.21 in transaction mode, server-side prepared statements break.
             kwargs={
                 "autocommit": True,
-                "application_name": "skeldir-shell",  # tells its backends apart in pg_stat_activity
+                "fallback_application_name": "skeldir-shell",  # pg_stat_activity tells its backends apart
                 "prepare_threshold": None if env("SKELDIR_PREPARED_STATEMENTS") == "off" else 5,
             },
         )

@@ -118,8 +118,9 @@ class Worker:
             max_size=len(queues) * concurrency + 2,
             open=False,
             timeout=5.0,
-            # application_name: pg_stat_activity (and the load harness) tell its backends apart.
-            kwargs={"autocommit": True, "application_name": "skeldir-worker"},
+            # fallback_application_name: a DSN's own application_name wins; pg_stat_activity (and
+            # the load harness) tell its backends apart.
+            kwargs={"autocommit": True, "fallback_application_name": "skeldir-worker"},
             # Test a connection when it is checked out: after a database restart no loop gets a
             # dead one, so reachability flips once and stays (one log line per state change).
             check=AsyncConnectionPool.check_connection,
