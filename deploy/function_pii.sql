@@ -55,33 +55,35 @@ BEGIN
         IF skeldir._pii_key(coalesce(doc ->> 'key', doc ->> 'name')) AND doc ? 'value' THEN
             doc := doc - 'value';
         END IF;
-        RETURN (SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, CASE pg_catalog.jsonb_typeof(e.value)
-                           WHEN 'object' THEN skeldir._redact(e.value)
-                           WHEN 'array' THEN skeldir._redact(e.value)
-                           WHEN 'string' THEN CASE WHEN skeldir._redact_text(e.value #>> '{}') = '[redacted]'
-                                                   THEN '"[redacted]"'::jsonb ELSE e.value END
-                           ELSE e.value END), '{}'::jsonb)
+        RETURN (SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, skeldir._redact_member(e.value)), '{}'::jsonb)
                   FROM pg_catalog.jsonb_each(doc) AS e
                  WHERE NOT skeldir._pii_key(e.key));
     WHEN 'array' THEN
-        RETURN (SELECT coalesce(pg_catalog.jsonb_agg(CASE pg_catalog.jsonb_typeof(a.value)
-                           WHEN 'object' THEN skeldir._redact(a.value)
-                           WHEN 'array' THEN skeldir._redact(a.value)
-                           WHEN 'string' THEN CASE WHEN skeldir._redact_text(a.value #>> '{}') = '[redacted]'
-                                                   THEN '"[redacted]"'::jsonb ELSE a.value END
-                           ELSE a.value END ORDER BY a.ord), '[]'::jsonb)
+        RETURN (SELECT coalesce(pg_catalog.jsonb_agg(skeldir._redact_member(a.value) ORDER BY a.ord), '[]'::jsonb)
                   FROM pg_catalog.jsonb_array_elements(doc) WITH ORDINALITY AS a (value, ord));
-    WHEN 'string' THEN
-        IF skeldir._redact_text(doc #>> '{}') = '[redacted]' THEN
-            RETURN '"[redacted]"'::jsonb;
-        END IF;
-        RETURN doc;
     ELSE
-        RETURN doc;
+        RETURN skeldir._redact_member(doc);
     END CASE;
 END;
 $$;
 COMMENT ON FUNCTION skeldir._redact(jsonb) IS 'Removes PII keys at any depth and masks email-like strings.';
+
+/**
+ * One member of an object or array as skeldir._redact stores it: containers recursed into,
+ * email-like strings masked, other scalars as they are. A single expression, so the
+ * planner inlines it into _redact's queries: a scalar costs no function call.
+ */
+CREATE FUNCTION skeldir._redact_member(value jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE pg_catalog.jsonb_typeof(value)
+               WHEN 'object' THEN skeldir._redact(value)
+               WHEN 'array' THEN skeldir._redact(value)
+               WHEN 'string' THEN CASE WHEN skeldir._redact_text(value #>> '{}') = '[redacted]'
+                                       THEN '"[redacted]"'::jsonb ELSE value END
+               ELSE value
+           END
+$$;
+COMMENT ON FUNCTION skeldir._redact_member(jsonb) IS 'A member redacted: containers recursed, email-like strings masked.';
 
 /**
  * Keyed hash of a customer email (HMAC-SHA256 with the per-deployment key in

@@ -15,12 +15,8 @@ DECLARE
 BEGIN
     SELECT coalesce(pg_catalog.array_agg(r.view_name) FILTER (WHERE r.outcome = 'error'), '{}') INTO _failed
       FROM skeldir.matview_refresh_dirty(coalesce(message ->> 'trigger', 'task')) AS r;
-    IF EXISTS (SELECT FROM skeldir.matview_state AS s WHERE s.dirty AND s.view_name <> ALL (_failed))
-       AND NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
-                        WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
-        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
-            (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', s.matview_refresh_delay))::integer
-               FROM skeldir.settings AS s));
+    IF EXISTS (SELECT FROM skeldir.matview_state AS s WHERE s.dirty AND s.view_name <> ALL (_failed)) THEN
+        PERFORM skeldir._matview_refresh_enqueue();
     END IF;
 END;
 $$;

@@ -35,12 +35,27 @@ COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
     'Task name -> SQL handler (allocate, refresh_matviews, noop, poison_pill). Raises 22023 unknown task, SK500 poison_pill.';
 
 /**
+ * Makes sure one unread `refresh_matviews` task waits in the maintenance queue, delayed by
+ * settings.matview_refresh_delay (5 s by default) so that a burst of batches shares one
+ * refresh. That is what keeps views fresh between the minute-granular pg_cron pulses. Two
+ * callers racing may both enqueue: harmless, a refresh of a clean view is skipped.
+ */
+CREATE FUNCTION skeldir._matview_refresh_enqueue() RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
+                    WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
+        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
+            (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', s.matview_refresh_delay))::integer
+               FROM skeldir.settings AS s));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._matview_refresh_enqueue() IS 'Enqueue one delayed refresh_matviews task unless an unread one waits.';
+
+/**
  * Ends a task batch: applies the matview dirty marks its handlers deferred (see
- * skeldir._matview_touch) and, when a view became dirty, makes sure one unread
- * `refresh_matviews` task waits in the maintenance queue, delayed by the setting
- * matview_refresh_delay (5 s by default) so that a burst of batches shares one refresh. That is what keeps views fresh between the
- * minute-granular pg_cron pulses. Two batches racing may both enqueue: harmless, a
- * refresh of a clean view is skipped.
+ * skeldir._matview_touch) and, when a view became dirty, enqueues the follow-up refresh.
  */
 CREATE FUNCTION skeldir._matview_flush() RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
@@ -53,12 +68,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM skeldir._matview_touch(_views);
-    IF NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
-                    WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
-        PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
-            (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', s.matview_refresh_delay))::integer
-               FROM skeldir.settings AS s));
-    END IF;
+    PERFORM skeldir._matview_refresh_enqueue();
 END;
 $$;
 COMMENT ON FUNCTION skeldir._matview_flush() IS 'Apply deferred matview dirty marks; enqueue one refresh_matviews task.';

@@ -6,6 +6,7 @@ DROP FUNCTION api.worker_heartbeat(uuid, integer, text, text[], timestamptz);
 DROP FUNCTION api.task_run_batch(text, integer);
 DROP FUNCTION skeldir._task_dispatch(text, jsonb);
 DROP FUNCTION skeldir._matview_flush();
+DROP FUNCTION skeldir._matview_refresh_enqueue();
 DROP FUNCTION skeldir._uuid_or_nil(text);
 
 COMMIT;

@@ -2,6 +2,7 @@
 SELECT 'skeldir._pii_key(text)'::regprocedure,
        'skeldir._redact_text(text)'::regprocedure,
        'skeldir._redact(jsonb)'::regprocedure,
+       'skeldir._redact_member(jsonb)'::regprocedure,
        'skeldir._customer_ref(text)'::regprocedure;
 DO $$
 BEGIN

@@ -1,5 +1,6 @@
 -- Verify skeldir:function_task_run on pg
-SELECT 'skeldir._uuid_or_nil(text)'::regprocedure, 'skeldir._matview_flush()'::regprocedure, 'skeldir._task_dispatch(text, jsonb)'::regprocedure;
+SELECT 'skeldir._uuid_or_nil(text)'::regprocedure, 'skeldir._matview_flush()'::regprocedure,
+       'skeldir._matview_refresh_enqueue()'::regprocedure, 'skeldir._task_dispatch(text, jsonb)'::regprocedure;
 DO $$
 DECLARE
     _fn text;
