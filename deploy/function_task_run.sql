@@ -37,21 +37,39 @@ COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
 /**
  * Makes sure one unread `refresh_matviews` task waits in the maintenance queue, delayed by
  * settings.matview_refresh_delay (5 s by default) so that a burst of batches shares one
- * refresh. That is what keeps views fresh between the minute-granular pg_cron pulses. Two
- * callers racing may both enqueue: harmless, a refresh of a clean view is skipped.
+ * refresh. That is what keeps views fresh between the minute-granular pg_cron pulses.
+ * A refresh recomputes a whole view, so its cost grows with the data: the delay is
+ * stretched to keep refreshing within settings.matview_refresh_budget of the worker's time
+ * (default 0.1: a cycle of refreshes that took 2 s is followed by at least 18 s without).
+ * Two callers racing may both enqueue: harmless, a refresh of a clean view is skipped.
  */
 CREATE FUNCTION skeldir._matview_refresh_enqueue() RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _delay double precision;
 BEGIN
     IF NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
                     WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
+        -- The last cycle: the latest successful refresh of each view (matview_refresh_log_view_idx).
+        SELECT GREATEST(
+                   pg_catalog.date_part('epoch', s.matview_refresh_delay),
+                   (SELECT coalesce(pg_catalog.sum(l.duration_ms), 0) / 1000
+                      FROM skeldir.matview_state AS v,
+                           LATERAL (SELECT r.duration_ms
+                                      FROM skeldir.matview_refresh_log AS r
+                                     WHERE r.view_name = v.view_name AND r.outcome = 'refreshed'
+                                     ORDER BY r.started_at DESC
+                                     LIMIT 1) AS l)
+                   * ((1 - s.matview_refresh_budget) / s.matview_refresh_budget)::double precision)
+          INTO _delay
+          FROM skeldir.settings AS s;
         PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
-            (SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', s.matview_refresh_delay))::integer
-               FROM skeldir.settings AS s));
+            pg_catalog.ceil(_delay)::integer);
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION skeldir._matview_refresh_enqueue() IS 'Enqueue one delayed refresh_matviews task unless an unread one waits.';
+COMMENT ON FUNCTION skeldir._matview_refresh_enqueue() IS
+    'Enqueue one delayed refresh_matviews task unless an unread one waits; the delay keeps refreshes within matview_refresh_budget.';
 
 /**
  * Ends a task batch: applies the matview dirty marks its handlers deferred (see

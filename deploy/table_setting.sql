@@ -17,7 +17,12 @@ CREATE TABLE skeldir.settings (
     -- every batch dirties every view, and each refresh recomputes a whole view, so this is
     -- the views' freshness traded against the CPU their refreshes take (docs/BENCHMARKS.md).
     matview_refresh_delay   interval NOT NULL DEFAULT '5 seconds'
-        CHECK (matview_refresh_delay BETWEEN '0 seconds' AND '1 hour')
+        CHECK (matview_refresh_delay BETWEEN '0 seconds' AND '1 hour'),
+    -- The largest share of a worker's time the follow-up refreshes may take: the next one
+    -- waits at least the last cycle's refresh time x (1 - budget) / budget. A refresh
+    -- recomputes a whole view, so its cost grows with the data while the delay does not.
+    matview_refresh_budget  numeric NOT NULL DEFAULT 0.1
+        CHECK (matview_refresh_budget > 0 AND matview_refresh_budget <= 1)
 );
 COMMENT ON TABLE skeldir.settings IS 'Deployment-wide settings; exactly one row.';
 INSERT INTO skeldir.settings DEFAULT VALUES;

@@ -1,6 +1,6 @@
 -- The five matviews: shape, ownership, privileges, dirty marking, maintenance refresh, tenant views.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 SELECT has_materialized_view('skeldir', v, 'matview ' || v || ' exists')
   FROM unnest('{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary,mv_reconciliation_status}'::text[]) AS v;
@@ -49,6 +49,17 @@ SELECT is_empty($$ SELECT view_name FROM skeldir.matview_state WHERE dirty $$, '
 SELECT results_eq($$ SELECT count(DISTINCT view_name), bool_and(outcome = 'refreshed' AND trigger = 'maintenance' AND rows IS NOT NULL AND duration_ms >= 0)
                        FROM skeldir.matview_refresh_log $$,
     $$ VALUES (5::bigint, true) $$, 'each refresh is logged with view, trigger, duration, rows and outcome');
+
+-- Refreshes that got slow (2 s each, 10 s a cycle) stretch the delay to stay within budget.
+INSERT INTO skeldir.matview_refresh_log (view_name, trigger, started_at, duration_ms, rows, outcome)
+SELECT s.view_name, 'test', clock_timestamp(), 2000, 0, 'refreshed' FROM skeldir.matview_state AS s;
+INSERT INTO skeldir.matview_refresh_log (view_name, trigger, started_at, duration_ms, rows, outcome)
+SELECT s.view_name, 'test', clock_timestamp(), 60000, NULL, 'error' FROM skeldir.matview_state AS s;
+SELECT skeldir._matview_refresh_enqueue();
+SELECT ok((SELECT m.vt >= now() + interval '90 seconds' AND m.vt < now() + interval '120 seconds'
+             FROM pgmq.q_maintenance AS m WHERE m.message ->> 'task' = 'refresh_matviews' AND m.read_ct = 0),
+    'after a 10 s refresh cycle the next refresh waits 90 s (budget 0.1); failed attempts do not count');
+DELETE FROM pgmq.q_maintenance;
 
 -- Tenant views show the tenant's rows only.
 SET LOCAL ROLE app_user;
