@@ -32,75 +32,105 @@ COMMENT ON FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolea
     'Reconciliation state table: matched | amount_mismatch | pending | missing_payment | missing_order. Raises 22023.';
 
 /**
- * Re-evaluates one order reference of the current tenant from its canonical events: the
- * latest event of kind order (by occurred_at, id) against the sum of the events of kind
- * payment with that order_ref, whatever vendor sent them. Upserts the row (or deletes it
- * if no event carries the reference any more) and marks mv_reconciliation_status dirty
- * when the status or amounts change. Idempotent. Runs under the caller's tenant GUC.
+ * Re-evaluates order references of one tenant from their canonical events, all in one
+ * pass: for each, the latest event of kind order (by occurred_at, id) against the sum of
+ * the events of kind payment with that order_ref, whatever vendor sent them. Upserts each
+ * reference's row, or deletes it when no event carries the reference any more, and marks
+ * mv_reconciliation_status dirty when a status or amount changed. Returns the status of
+ * each reference that still has events. Idempotent. Runs under the caller's tenant GUC.
+ * Rows are written in reference order, so concurrent callers lock them in the same order.
  */
-CREATE FUNCTION skeldir._reconcile(tenant_id uuid, order_ref text) RETURNS text
-LANGUAGE plpgsql VOLATILE AS $$
+CREATE FUNCTION skeldir._reconcile_refs(tenant_id uuid, order_refs text[])
+RETURNS TABLE (ref text, ref_status text)
+LANGUAGE plpgsql VOLATILE
+-- Planning these statements costs several times running them for one reference, and the
+-- planner's cost model keeps choosing a custom plan per call: the generic plan is as good.
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    _r      record;
-    _o      record;
-    _status text;
-    _n      integer;
+    _refs     text[];
+    _statuses text[];
+    _changed  bigint;
 BEGIN
-    -- Plain aggregates (no ordered or DISTINCT ones, which sort) over the reference's events,
-    -- then the latest order by index order (attribution_events_order_ref_idx).
-    SELECT pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
-           pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment')::bigint AS payment_minor,
-           pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency,
-           pg_catalog.max(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_max,
-           pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS orders,
-           pg_catalog.min(e.received_at) AS first_seen_at,
-           (SELECT s.reconciliation_grace FROM skeldir.settings AS s) AS grace  -- same query, no second one
-      INTO _r
-      FROM skeldir.attribution_events AS e
-     WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref
-       AND e.kind IN ('order', 'payment');
-    IF _r.orders > 0 THEN
-        SELECT e.id, e.amount_minor, e.currency INTO _o
-          FROM skeldir.attribution_events AS e
-         WHERE e.tenant_id = _reconcile.tenant_id AND e.order_ref = _reconcile.order_ref AND e.kind = 'order'
-         ORDER BY e.occurred_at DESC, e.id DESC
-         LIMIT 1;
-    ELSE
-        SELECT NULL::bigint AS id, NULL::bigint AS amount_minor, NULL::char(3) AS currency INTO _o;
-    END IF;
-    IF _r.payment_currency IS DISTINCT FROM _r.payment_currency_max THEN
-        _r.payment_currency := NULL;  -- payments in several currencies never match one order
-    END IF;
+    DELETE FROM skeldir.reconciliations AS r
+     WHERE r.tenant_id = _reconcile_refs.tenant_id AND r.order_ref = ANY (_reconcile_refs.order_refs)
+       AND NOT EXISTS (SELECT FROM skeldir.attribution_events AS e
+                        WHERE e.tenant_id = r.tenant_id AND e.order_ref = r.order_ref
+                          AND e.kind IN ('order', 'payment'));
 
-    IF _r.first_seen_at IS NULL THEN
-        DELETE FROM skeldir.reconciliations AS r
-         WHERE r.tenant_id = _reconcile.tenant_id AND r.order_ref = _reconcile.order_ref;
-        RETURN NULL;
-    END IF;
-    _status := skeldir._reconciliation_status(_o.id IS NOT NULL, _o.amount_minor, _o.currency::text,
-                                              _r.payments > 0, _r.payment_minor, _r.payment_currency::text,
-                                              _r.first_seen_at, pg_catalog.now(), _r.grace);
-    INSERT INTO skeldir.reconciliations AS r
-           (tenant_id, order_ref, status, order_event_id, order_minor, order_currency,
-            payment_count, payment_minor, payment_currency, first_seen_at)
-    VALUES (_reconcile.tenant_id, _reconcile.order_ref, _status, _o.id, _o.amount_minor, _o.currency,
-            _r.payments, _r.payment_minor, _r.payment_currency, _r.first_seen_at)
-    ON CONFLICT ON CONSTRAINT reconciliations_pkey DO UPDATE
-       SET status = excluded.status, order_event_id = excluded.order_event_id,
-           order_minor = excluded.order_minor, order_currency = excluded.order_currency,
-           payment_count = excluded.payment_count, payment_minor = excluded.payment_minor,
-           payment_currency = excluded.payment_currency, first_seen_at = excluded.first_seen_at,
-           evaluated_at = pg_catalog.now()
-     WHERE (r.status, r.order_event_id, r.order_minor, r.order_currency, r.payment_count, r.payment_minor,
-            r.payment_currency, r.first_seen_at)
-           IS DISTINCT FROM
-           (excluded.status, excluded.order_event_id, excluded.order_minor, excluded.order_currency,
-            excluded.payment_count, excluded.payment_minor, excluded.payment_currency, excluded.first_seen_at);
-    GET DIAGNOSTICS _n = ROW_COUNT;
-    IF _n > 0 THEN
+    -- Plain aggregates (no ordered or DISTINCT ones, which sort) over the references' events,
+    -- then each latest order by index order (attribution_events_order_ref_idx).
+    WITH agg AS (
+        SELECT e.order_ref,
+               pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
+               pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment')::bigint AS payment_minor,
+               pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_min,
+               pg_catalog.max(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_max,
+               pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS orders,
+               pg_catalog.min(e.received_at) AS first_seen_at
+          FROM skeldir.attribution_events AS e
+         WHERE e.tenant_id = _reconcile_refs.tenant_id AND e.order_ref = ANY (_reconcile_refs.order_refs)
+           AND e.kind IN ('order', 'payment')
+         GROUP BY e.order_ref
+    ), rec AS (
+        SELECT a.order_ref, o.id AS order_event_id, o.amount_minor AS order_minor, o.currency AS order_currency,
+               a.payments, a.payment_minor,
+               -- payments in several currencies never match one order
+               CASE WHEN a.payment_currency_min = a.payment_currency_max THEN a.payment_currency_min END AS payment_currency,
+               a.first_seen_at, s.reconciliation_grace AS grace
+          FROM agg AS a
+         CROSS JOIN skeldir.settings AS s
+          LEFT JOIN LATERAL (SELECT e.id, e.amount_minor, e.currency
+                               FROM skeldir.attribution_events AS e
+                              WHERE a.orders > 0
+                                AND e.tenant_id = _reconcile_refs.tenant_id AND e.order_ref = a.order_ref
+                                AND e.kind = 'order'
+                              ORDER BY e.occurred_at DESC, e.id DESC
+                              LIMIT 1) AS o ON true
+    ), st AS (
+        SELECT rec.*, skeldir._reconciliation_status(
+                   rec.order_event_id IS NOT NULL, rec.order_minor, rec.order_currency::text,
+                   rec.payments > 0, rec.payment_minor, rec.payment_currency::text,
+                   rec.first_seen_at, pg_catalog.now(), rec.grace) AS status
+          FROM rec
+    ), up AS (
+        INSERT INTO skeldir.reconciliations AS r
+               (tenant_id, order_ref, status, order_event_id, order_minor, order_currency,
+                payment_count, payment_minor, payment_currency, first_seen_at)
+        SELECT _reconcile_refs.tenant_id, n.order_ref, n.status, n.order_event_id, n.order_minor, n.order_currency,
+               n.payments, n.payment_minor, n.payment_currency, n.first_seen_at
+          FROM st AS n
+         ORDER BY n.order_ref
+        ON CONFLICT ON CONSTRAINT reconciliations_pkey DO UPDATE
+           SET status = excluded.status, order_event_id = excluded.order_event_id,
+               order_minor = excluded.order_minor, order_currency = excluded.order_currency,
+               payment_count = excluded.payment_count, payment_minor = excluded.payment_minor,
+               payment_currency = excluded.payment_currency, first_seen_at = excluded.first_seen_at,
+               evaluated_at = pg_catalog.now()
+         WHERE (r.status, r.order_event_id, r.order_minor, r.order_currency, r.payment_count, r.payment_minor,
+                r.payment_currency, r.first_seen_at)
+               IS DISTINCT FROM
+               (excluded.status, excluded.order_event_id, excluded.order_minor, excluded.order_currency,
+                excluded.payment_count, excluded.payment_minor, excluded.payment_currency, excluded.first_seen_at)
+        RETURNING r.order_ref
+    )
+    SELECT pg_catalog.array_agg(n.order_ref), pg_catalog.array_agg(n.status),
+           (SELECT pg_catalog.count(*) FROM up)
+      INTO _refs, _statuses, _changed
+      FROM st AS n;
+    IF _changed > 0 THEN
         PERFORM skeldir._matview_touch('{mv_reconciliation_status}');
     END IF;
-    RETURN _status;
+    RETURN QUERY SELECT u.r, u.s FROM unnest(_refs, _statuses) AS u (r, s);  -- multi-array form: unqualified
+END;
+$$;
+COMMENT ON FUNCTION skeldir._reconcile_refs(uuid, text[]) IS
+    'Re-evaluate order references of a tenant in one pass; upsert (or delete) their reconciliation rows; returns each status.';
+
+/** skeldir._reconcile_refs for one reference: its status, or NULL when no event carries it. */
+CREATE FUNCTION skeldir._reconcile(tenant_id uuid, order_ref text) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RETURN (SELECT r.ref_status FROM skeldir._reconcile_refs(_reconcile.tenant_id, ARRAY[_reconcile.order_ref]) AS r);
 END;
 $$;
 COMMENT ON FUNCTION skeldir._reconcile(uuid, text) IS
@@ -108,29 +138,31 @@ COMMENT ON FUNCTION skeldir._reconcile(uuid, text) IS
 
 /**
  * Re-evaluates every pending reconciliation whose grace period has ended, tenant by
- * tenant (the table FORCEs RLS, so each tenant's rows are reached under its own GUC).
- * Called by the pg_cron job skeldir-reconciliation-pulse and the `reconcile_due` task.
- * Returns how many rows changed status.
+ * tenant (the table FORCEs RLS, so each tenant's rows are reached under its own GUC), one
+ * skeldir._reconcile_refs pass per tenant. Called by the pg_cron job
+ * skeldir-reconciliation-pulse and the `reconcile_due` task. Returns how many rows changed
+ * status (a row deleted because its events are gone counts as changed).
  */
 CREATE FUNCTION skeldir.reconciliation_reevaluate() RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _tenant  uuid;
     _changed integer := 0;
-    _prior   text;
-    _ref     text;
+    _refs    text[];
+    _n       integer;
     _grace   interval := (SELECT s.reconciliation_grace FROM skeldir.settings AS s);
 BEGIN
     FOR _tenant IN SELECT t.id FROM skeldir.tenants AS t ORDER BY t.id LOOP
         PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
-        FOR _ref, _prior IN
-            SELECT r.order_ref, r.status FROM skeldir.reconciliations AS r
-             WHERE r.tenant_id = _tenant AND r.status = 'pending' AND r.first_seen_at + _grace <= pg_catalog.now()
-        LOOP
-            IF skeldir._reconcile(_tenant, _ref) IS DISTINCT FROM _prior THEN
-                _changed := _changed + 1;
-            END IF;
-        END LOOP;
+        _refs := ARRAY(SELECT r.order_ref FROM skeldir.reconciliations AS r
+                        WHERE r.tenant_id = _tenant AND r.status = 'pending'
+                          AND r.first_seen_at + _grace <= pg_catalog.now());
+        IF pg_catalog.cardinality(_refs) > 0 THEN
+            -- Every due row was pending: the ones still pending are the ones that did not change.
+            SELECT pg_catalog.count(*) FILTER (WHERE r.ref_status = 'pending') INTO _n
+              FROM skeldir._reconcile_refs(_tenant, _refs) AS r;
+            _changed := _changed + pg_catalog.cardinality(_refs) - _n;
+        END IF;
     END LOOP;
     PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
     RETURN _changed;

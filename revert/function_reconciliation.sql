@@ -3,6 +3,7 @@ BEGIN;
 
 DROP FUNCTION skeldir.reconciliation_reevaluate();
 DROP FUNCTION skeldir._reconcile(uuid, text);
+DROP FUNCTION skeldir._reconcile_refs(uuid, text[]);
 DROP FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolean, bigint, text, timestamptz, timestamptz, interval);
 
 COMMIT;
