@@ -172,6 +172,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         queues=queues,
         batch=args.batch,
         concurrency=args.concurrency,
+        gather=args.gather,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
     )
@@ -292,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queues", default="attribution,maintenance,housekeeping,llm")
     p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
+    p.add_argument(
+        "--gather",
+        type=float,
+        default=0.2,
+        help="seconds to wait after a batch that was not full, so batches fill under load (default 0.2; 0: none)",
+    )
     p.add_argument("--metrics-port", type=int, default=9108, help="exporter port (0: off)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="exporter address (0.0.0.0 in containers)")
 

@@ -101,11 +101,12 @@ REGISTRY.register(MATVIEWS)
 
 
 class Worker:
-    def __init__(self, dsn: str, queues: list[str], batch: int, concurrency: int) -> None:
+    def __init__(self, dsn: str, queues: list[str], batch: int, concurrency: int, gather: float = 0.0) -> None:
         self.dsn = dsn
         self.queues = queues
         self.batch = batch
         self.concurrency = concurrency
+        self.gather = gather
         self.worker_id = uuid.uuid4()
         self.started_at = datetime.now(UTC)
         self.stopping = asyncio.Event()
@@ -175,6 +176,10 @@ class Worker:
             if n == 0:
                 self.wake[queue].clear()
                 await self._wait(self.wake[queue], POLL_INTERVAL)
+            elif n < self.batch and self.gather > 0:
+                # Not full: the queue is drained. Let the next batch fill a while, so that under
+                # steady load the per-batch cost (read, archive, commit) is shared by many tasks.
+                await self._sleep(self.gather)
 
     async def drain_llm(self) -> None:
         from skeldir.llm.consumer import LlmConsumer
@@ -255,11 +260,12 @@ class Worker:
             loop.add_signal_handler(sig, self.stopping.set)
         await self.pool.open(wait=False)
         log.info(
-            "worker %s polling %s (batch %d, concurrency %d)",
+            "worker %s polling %s (batch %d, concurrency %d, gather %.2f s)",
             self.worker_id,
             ",".join(self.queues),
             self.batch,
             self.concurrency,
+            self.gather,
         )
         listener = asyncio.create_task(self.listen())
         beat = asyncio.create_task(self.heartbeat())
@@ -290,6 +296,7 @@ def run(
     queues: list[str],
     batch: int = 100,
     concurrency: int = 1,
+    gather: float = 0.2,
     metrics_port: int = 9108,
     metrics_host: str = "127.0.0.1",
 ) -> int:
@@ -316,5 +323,5 @@ def run(
             )
             return 2
     log.info("worker connecting as %s", role)
-    asyncio.run(Worker(dsn, queues, batch, concurrency).run())
+    asyncio.run(Worker(dsn, queues, batch, concurrency, gather).run())
     return 0
