@@ -61,11 +61,9 @@ COMMENT ON FUNCTION skeldir._allocate_batch(uuid, bigint[]) IS
  * On the attribution queue the `allocate` tasks go first through skeldir._allocate_batch,
  * one set-based pass per tenant in its own subtransaction under the tenant's GUC; a pass
  * that raises is rolled back whole and its tenant's tasks run one by one below, so one bad
- * event still fails alone. Every other message runs in its own subtransaction under its
- * tenant's GUC, and then
- *   success            -> archive, in one call at the end (same transaction as the writes)
- *   failure, retries left -> set_vt with exponential backoff (base * 2^(attempt-1))
- *   failure, none left -> insert worker_failed_jobs and delete from the queue, atomically.
+ * event still fails alone. Every other message runs through skeldir._task_run (its own
+ * subtransaction: succeeded, retried or failed); the successes are archived in one call at
+ * the end (same transaction as the writes).
  * A worker killed mid-batch rolls all of it back: the messages are visible again and no
  * handler effect survives, so nothing is lost and nothing is applied twice.
  * Returns one row per message, in msg_id order (a set-based pass's messages share its time).
@@ -79,6 +77,7 @@ DECLARE
     _s       skeldir.settings;
     _msgs    pgmq.message_record[];
     _m       pgmq.message_record;
+    _r       record;
     _t0      timestamptz;
     _done    bigint[] := '{}';
     _fast    bigint[] := '{}';  -- msg ids the set-based passes took care of
@@ -130,39 +129,20 @@ BEGIN
         msg_id := _m.msg_id;
         task := coalesce(_m.message ->> 'task', '(none)');
         attempts := _m.read_ct;
-        error := NULL;
         IF _m.msg_id = ANY (_fast) THEN
-            _done := _done || _m.msg_id;
             outcome := 'succeeded';
+            error := NULL;
             duration_ms := _fast_ms;
-            RETURN NEXT;
-            CONTINUE;
+        ELSE
+            _t0 := pg_catalog.clock_timestamp();
+            _r := skeldir._task_run(task_run_batch.queue, _m, _s);
+            outcome := _r.outcome;
+            error := _r.error;
+            duration_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _t0) * 1000;
         END IF;
-        _t0 := pg_catalog.clock_timestamp();
-        BEGIN
-            PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_m.message ->> 'tenant_id', ''), true);
-            PERFORM skeldir._task_dispatch(task_run_batch.queue, _m.message);
+        IF outcome = 'succeeded' THEN
             _done := _done || _m.msg_id;
-            outcome := 'succeeded';
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS error = MESSAGE_TEXT;
-            IF _m.read_ct > _s.task_max_retries THEN
-                PERFORM pg_catalog.set_config('app.current_tenant_id',
-                    skeldir._uuid_or_nil(_m.message ->> 'tenant_id')::text, true);
-                INSERT INTO skeldir.worker_failed_jobs
-                       (tenant_id, task_id, task_name, queue, retry_count, error_message, payload)
-                VALUES (skeldir._uuid_or_nil(_m.message ->> 'tenant_id'), _m.msg_id, task,
-                        task_run_batch.queue, _m.read_ct - 1, error, _m.message)
-                ON CONFLICT DO NOTHING;
-                PERFORM pgmq.delete(task_run_batch.queue, _m.msg_id);
-                outcome := 'failed';
-            ELSE
-                PERFORM pgmq.set_vt(task_run_batch.queue, _m.msg_id,
-                    pg_catalog.clock_timestamp() + _s.task_backoff_base * (2 ^ (_m.read_ct - 1)));
-                outcome := 'retried';
-            END IF;
-        END;
-        duration_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _t0) * 1000;
+        END IF;
         RETURN NEXT;
     END LOOP;
     IF pg_catalog.cardinality(_done) > 0 THEN

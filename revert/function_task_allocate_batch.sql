@@ -5,10 +5,8 @@ BEGIN;
 /**
  * The poller's whole SQL side, one transaction per batch: read up to `batch` messages
  * (pgmq.read takes them FOR UPDATE SKIP LOCKED, so concurrent workers never share one),
- * run each in its own subtransaction under its tenant's GUC, and then
- *   success            -> archive, in one call at the end (same transaction as the writes)
- *   failure, retries left -> set_vt with exponential backoff (base * 2^(attempt-1))
- *   failure, none left -> insert worker_failed_jobs and delete from the queue, atomically.
+ * run each through skeldir._task_run (its own subtransaction: succeeded, retried or
+ * failed), and archive the successes in one call at the end (same transaction as the writes).
  * A worker killed mid-batch rolls all of it back: the messages are visible again and no
  * handler effect survives, so nothing is lost and nothing is applied twice.
  * Returns one row per message. Runs as its owner: app_user may not touch pgmq or tables.
@@ -18,9 +16,10 @@ CREATE OR REPLACE FUNCTION api.task_run_batch(queue text, batch integer DEFAULT 
 RETURNS TABLE (msg_id bigint, task text, outcome text, attempts integer, duration_ms double precision, error text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    _s  skeldir.settings;
-    _m  pgmq.message_record;
-    _t0 timestamptz;
+    _s    skeldir.settings;
+    _m    pgmq.message_record;
+    _r    record;
+    _t0   timestamptz;
     _done bigint[] := '{}';
 BEGIN
     IF task_run_batch.queue IS NULL OR task_run_batch.queue NOT IN ('attribution', 'maintenance', 'housekeeping') THEN
@@ -38,30 +37,12 @@ BEGIN
         msg_id := _m.msg_id;
         task := coalesce(_m.message ->> 'task', '(none)');
         attempts := _m.read_ct;
-        error := NULL;
-        BEGIN
-            PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_m.message ->> 'tenant_id', ''), true);
-            PERFORM skeldir._task_dispatch(task_run_batch.queue, _m.message);
+        _r := skeldir._task_run(task_run_batch.queue, _m, _s);
+        outcome := _r.outcome;
+        error := _r.error;
+        IF outcome = 'succeeded' THEN
             _done := _done || _m.msg_id;
-            outcome := 'succeeded';
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS error = MESSAGE_TEXT;
-            IF _m.read_ct > _s.task_max_retries THEN
-                PERFORM pg_catalog.set_config('app.current_tenant_id',
-                    skeldir._uuid_or_nil(_m.message ->> 'tenant_id')::text, true);
-                INSERT INTO skeldir.worker_failed_jobs
-                       (tenant_id, task_id, task_name, queue, retry_count, error_message, payload)
-                VALUES (skeldir._uuid_or_nil(_m.message ->> 'tenant_id'), _m.msg_id, task,
-                        task_run_batch.queue, _m.read_ct - 1, error, _m.message)
-                ON CONFLICT DO NOTHING;
-                PERFORM pgmq.delete(task_run_batch.queue, _m.msg_id);
-                outcome := 'failed';
-            ELSE
-                PERFORM pgmq.set_vt(task_run_batch.queue, _m.msg_id,
-                    pg_catalog.clock_timestamp() + _s.task_backoff_base * (2 ^ (_m.read_ct - 1)));
-                outcome := 'retried';
-            END IF;
-        END;
+        END IF;
         duration_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _t0) * 1000;
         RETURN NEXT;
     END LOOP;

@@ -1,6 +1,7 @@
 -- Verify skeldir:function_task_run on pg
 SELECT 'skeldir._uuid_or_nil(text)'::regprocedure, 'skeldir._matview_flush()'::regprocedure,
-       'skeldir._matview_refresh_enqueue()'::regprocedure, 'skeldir._task_dispatch(text, jsonb)'::regprocedure;
+       'skeldir._matview_refresh_enqueue()'::regprocedure, 'skeldir._task_dispatch(text, jsonb)'::regprocedure,
+       'skeldir._task_run(text, pgmq.message_record, skeldir.settings)'::regprocedure;
 DO $$
 DECLARE
     _fn text;
