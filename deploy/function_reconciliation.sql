@@ -42,10 +42,7 @@ COMMENT ON FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolea
  */
 CREATE FUNCTION skeldir._reconcile_refs(tenant_id uuid, order_refs text[])
 RETURNS TABLE (ref text, ref_status text)
-LANGUAGE plpgsql VOLATILE
--- Planning these statements costs several times running them for one reference, and the
--- planner's cost model keeps choosing a custom plan per call: the generic plan is as good.
-SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _refs     text[];
     _statuses text[];

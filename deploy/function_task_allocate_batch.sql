@@ -12,7 +12,7 @@ BEGIN;
  * must be tenant_id.
  */
 CREATE FUNCTION skeldir._allocate_batch(tenant_id uuid, event_ids bigint[]) RETURNS bigint[]
-LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$  -- see skeldir._reconcile_refs
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _handled bigint[];
     _refs    text[];
