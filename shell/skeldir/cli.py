@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(sub, "worker", cmd_worker, "run the task poller as app_user")
     p.add_argument("--queues", default="attribution,maintenance,housekeeping,llm")
-    p.add_argument("--batch", type=int, default=100, help="messages per read (default 100)")
+    p.add_argument("--batch", type=int, default=500, help="messages per read (default 500)")
     p.add_argument("--concurrency", type=int, default=1, help="concurrent batches per queue")
     p.add_argument(
         "--gather",

@@ -294,7 +294,7 @@ class Worker:
 def run(
     dsn: str,
     queues: list[str],
-    batch: int = 100,
+    batch: int = 500,
     concurrency: int = 1,
     gather: float = 0.2,
     metrics_port: int = 9108,
