@@ -10,7 +10,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM cron.schedule('skeldir-matview-pulse', '* * * * *',
-                          $job$SELECT skeldir.matview_refresh_dirty('cron')$job$);
+                          $job$SELECT skeldir.matview_pulse()$job$);
 END;
 $$;
 

@@ -72,6 +72,28 @@ COMMENT ON FUNCTION skeldir._matview_refresh_enqueue() IS
     'Enqueue one delayed refresh_matviews task unless an unread one waits; the delay keeps refreshes within matview_refresh_budget.';
 
 /**
+ * The pg_cron matview pulse (skeldir-matview-pulse, every minute): a backstop that
+ * refreshes the dirty views, unless a follow-up refresh task waits in the maintenance queue
+ * and is not overdue by more than a minute. Then a worker will run it within
+ * settings.matview_refresh_budget, and a second refresh cycle from the pulse would only
+ * take the CPU that budget keeps for ingestion. An overdue task means no worker drains the
+ * queue: the pulse refreshes. Returns the views refreshed (none when skipped).
+ */
+CREATE FUNCTION skeldir.matview_pulse(OUT view_name text, OUT outcome text) RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pgmq.q_maintenance AS m
+                WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews'
+                  AND m.vt > pg_catalog.clock_timestamp() - interval '1 minute') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT r.view_name, r.outcome FROM skeldir.matview_refresh_dirty('cron') AS r;
+END;
+$$;
+COMMENT ON FUNCTION skeldir.matview_pulse() IS
+    'pg_cron pulse: refresh dirty matviews unless a follow-up refresh task is waiting and not overdue.';
+
+/**
  * Ends a task batch: applies the matview dirty marks its handlers deferred (see
  * skeldir._matview_touch) and, when a view became dirty, enqueues the follow-up refresh.
  */

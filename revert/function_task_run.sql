@@ -7,6 +7,7 @@ DROP FUNCTION api.task_run_batch(text, integer);
 DROP FUNCTION skeldir._task_run(text, pgmq.message_record, skeldir.settings);
 DROP FUNCTION skeldir._task_dispatch(text, jsonb);
 DROP FUNCTION skeldir._matview_flush();
+DROP FUNCTION skeldir.matview_pulse();
 DROP FUNCTION skeldir._matview_refresh_enqueue();
 DROP FUNCTION skeldir._uuid_or_nil(text);
 

@@ -41,5 +41,5 @@ def test_pipeline_cron_jobs_are_scheduled_in_the_main_database(main_db: Database
             "SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'skeldir-%' ORDER BY jobname"
         ).fetchall()
     assert ("skeldir-housekeeping", "*/5 * * * *", "SELECT skeldir.housekeeping_run()") in jobs
-    assert ("skeldir-matview-pulse", "* * * * *", "SELECT skeldir.matview_refresh_dirty('cron')") in jobs
+    assert ("skeldir-matview-pulse", "* * * * *", "SELECT skeldir.matview_pulse()") in jobs
     assert ("skeldir-reconciliation-pulse", "* * * * *", "SELECT skeldir.reconciliation_reevaluate()") in jobs

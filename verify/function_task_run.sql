@@ -1,7 +1,8 @@
 -- Verify skeldir:function_task_run on pg
 SELECT 'skeldir._uuid_or_nil(text)'::regprocedure, 'skeldir._matview_flush()'::regprocedure,
        'skeldir._matview_refresh_enqueue()'::regprocedure, 'skeldir._task_dispatch(text, jsonb)'::regprocedure,
-       'skeldir._task_run(text, pgmq.message_record, skeldir.settings)'::regprocedure;
+       'skeldir._task_run(text, pgmq.message_record, skeldir.settings)'::regprocedure,
+       'skeldir.matview_pulse()'::regprocedure;
 DO $$
 DECLARE
     _fn text;

@@ -1,6 +1,6 @@
 -- The five matviews: shape, ownership, privileges, dirty marking, maintenance refresh, tenant views.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 
 SELECT has_materialized_view('skeldir', v, 'matview ' || v || ' exists')
   FROM unnest('{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary,mv_reconciliation_status}'::text[]) AS v;
@@ -59,6 +59,14 @@ SELECT skeldir._matview_refresh_enqueue();
 SELECT ok((SELECT m.vt >= now() + interval '90 seconds' AND m.vt < now() + interval '120 seconds'
              FROM pgmq.q_maintenance AS m WHERE m.message ->> 'task' = 'refresh_matviews' AND m.read_ct = 0),
     'after a 10 s refresh cycle the next refresh waits 90 s (budget 0.1); failed attempts do not count');
+
+-- The pg_cron pulse leaves a waiting follow-up refresh to the worker, unless it is overdue.
+UPDATE skeldir.matview_state SET dirty = true;
+SELECT is((SELECT count(*) FROM skeldir.matview_pulse()), 0::bigint,
+    'the pulse refreshes nothing while a follow-up refresh task waits for a worker');
+UPDATE pgmq.q_maintenance SET vt = clock_timestamp() - interval '2 minutes' WHERE message ->> 'task' = 'refresh_matviews';
+SELECT is((SELECT count(*) FROM skeldir.matview_pulse() WHERE outcome = 'refreshed'), 5::bigint,
+    'a task overdue by more than a minute means no worker runs: the pulse refreshes every dirty view');
 DELETE FROM pgmq.q_maintenance;
 
 -- Tenant views show the tenant's rows only.
