@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -55,3 +58,17 @@ def test_an_empty_read_waits_for_a_notification_not_gather(worker: Worker) -> No
 def test_gather_zero_reads_again_at_once(worker: Worker) -> None:
     worker.gather = 0.0
     assert drive(worker, [7, 7]) == [("idle", 1.0)]
+
+
+@pytest.mark.parametrize("flags", [["--gather", "-1"], ["--batch", "0"], ["--batch", "1001"]])
+def test_out_of_range_worker_flags_exit_2_with_one_line_before_connecting(flags: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "skeldir.cli", "worker", "--metrics-port", "0", *flags],
+        env={**os.environ, "SKELDIR_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "--batch must be 1..1000 and --gather >= 0" in result.stderr

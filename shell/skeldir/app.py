@@ -380,7 +380,7 @@ def serve(dsn: str, host: str, port: int) -> int:
     app = create_app(dsn)
     # What exists now lives as long as the process: frozen, the cyclic collector never scans
     # it again. A request allocates many short-lived objects and few cycles, so collections
-    # can be rarer: this cut the shell's CPU per request and its p99 flat out (BENCHMARKS.md).
+    # can be rarer (shell CPU per request 0.84-0.92 of the default flat out, BENCHMARKS.md).
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)

@@ -308,6 +308,9 @@ def run(
             file=sys.stderr,
         )
         return 2
+    if not 1 <= batch <= 1000 or gather < 0:
+        print(f"skeldir worker: --batch must be 1..1000 and --gather >= 0 (got {batch}, {gather})", file=sys.stderr)
+        return 2
     try:
         role = assert_least_privilege(dsn)
     except IdentityError as exc:
