@@ -46,28 +46,31 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _refs     text[];
     _statuses text[];
+    _gone     text[];
     _changed  bigint;
 BEGIN
-    DELETE FROM skeldir.reconciliations AS r
-     WHERE r.tenant_id = _reconcile_refs.tenant_id AND r.order_ref = ANY (_reconcile_refs.order_refs)
-       AND NOT EXISTS (SELECT FROM skeldir.attribution_events AS e
-                        WHERE e.tenant_id = r.tenant_id AND e.order_ref = r.order_ref
-                          AND e.kind IN ('order', 'payment'));
-
-    -- Plain aggregates (no ordered or DISTINCT ones, which sort) over the references' events,
-    -- then each latest order by index order (attribution_events_order_ref_idx).
+    -- Each reference is looked up on its own (a LATERAL aggregate per reference), never as
+    -- `order_ref = ANY (refs)`: for that form the planner may scan the tenant's whole index
+    -- range and filter, which it picks whenever its statistics do not know the tenant yet
+    -- (a new or fast-growing tenant, until the next ANALYZE), at a cost that grows with the
+    -- tenant. Plain aggregates (no ordered or DISTINCT ones, which sort), then each latest
+    -- order by index order (attribution_events_order_ref_idx).
     WITH agg AS (
-        SELECT e.order_ref,
-               pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
-               pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment')::bigint AS payment_minor,
-               pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_min,
-               pg_catalog.max(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_max,
-               pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS orders,
-               pg_catalog.min(e.received_at) AS first_seen_at
-          FROM skeldir.attribution_events AS e
-         WHERE e.tenant_id = _reconcile_refs.tenant_id AND e.order_ref = ANY (_reconcile_refs.order_refs)
-           AND e.kind IN ('order', 'payment')
-         GROUP BY e.order_ref
+        SELECT x.order_ref, a.payments, a.payment_minor, a.payment_currency_min, a.payment_currency_max,
+               a.orders, a.first_seen_at
+          FROM (SELECT DISTINCT u.order_ref FROM pg_catalog.unnest(_reconcile_refs.order_refs) AS u (order_ref)
+                 WHERE u.order_ref IS NOT NULL) AS x
+         CROSS JOIN LATERAL (
+               SELECT pg_catalog.count(*) FILTER (WHERE e.kind = 'payment')::integer AS payments,
+                      pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment')::bigint AS payment_minor,
+                      pg_catalog.min(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_min,
+                      pg_catalog.max(e.currency) FILTER (WHERE e.kind = 'payment') AS payment_currency_max,
+                      pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS orders,
+                      pg_catalog.min(e.received_at) AS first_seen_at
+                 FROM skeldir.attribution_events AS e
+                WHERE e.tenant_id = _reconcile_refs.tenant_id AND e.order_ref = x.order_ref
+                  AND e.kind IN ('order', 'payment')) AS a
+         WHERE a.payments > 0 OR a.orders > 0
     ), rec AS (
         SELECT a.order_ref, o.id AS order_event_id, o.amount_minor AS order_minor, o.currency AS order_currency,
                a.payments, a.payment_minor,
@@ -114,6 +117,21 @@ BEGIN
            (SELECT pg_catalog.count(*) FROM up)
       INTO _refs, _statuses, _changed
       FROM st AS n;
+
+    -- References no event carries any more (their events were purged) lose their row. The
+    -- allocate path never has any: it passes the references of events it just read.
+    _gone := ARRAY(SELECT u.order_ref FROM pg_catalog.unnest(_reconcile_refs.order_refs) AS u (order_ref)
+                    WHERE u.order_ref IS NOT NULL
+                   EXCEPT
+                   SELECT k.order_ref FROM pg_catalog.unnest(_refs) AS k (order_ref));
+    IF pg_catalog.cardinality(_gone) > 0 THEN
+        WITH gone AS (
+            DELETE FROM skeldir.reconciliations AS r
+             WHERE r.tenant_id = _reconcile_refs.tenant_id AND r.order_ref = ANY (_gone)
+            RETURNING 1
+        )
+        SELECT _changed + pg_catalog.count(*) INTO _changed FROM gone;
+    END IF;
     IF _changed > 0 THEN
         PERFORM skeldir._matview_touch('{mv_reconciliation_status}');
     END IF;
@@ -153,7 +171,7 @@ BEGIN
         PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
         _refs := ARRAY(SELECT r.order_ref FROM skeldir.reconciliations AS r
                         WHERE r.tenant_id = _tenant AND r.status = 'pending'
-                          AND r.first_seen_at + _grace <= pg_catalog.now());
+                          AND r.first_seen_at <= pg_catalog.now() - _grace);  -- sargable: reconciliations_pending_idx
         IF pg_catalog.cardinality(_refs) > 0 THEN
             -- Every due row was pending: the ones still pending are the ones that did not change.
             SELECT pg_catalog.count(*) FILTER (WHERE r.ref_status = 'pending') INTO _n
