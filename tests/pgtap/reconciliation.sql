@@ -1,6 +1,6 @@
 -- Reconciliation: the state table, per-reference evaluation, grace-period re-evaluation, RLS.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 SELECT has_table('skeldir', 'reconciliations', 'the reconciliation table exists');
 SELECT has_function('skeldir', 'reconciliation_reevaluate', 'the grace-period re-evaluation exists');
@@ -87,6 +87,19 @@ SELECT api.tenant_set(:'t1');
 SELECT results_eq($$ SELECT status FROM api.reconciliations WHERE order_ref = 'NP' $$, $$ VALUES ('matched') $$,
     'the late payment matches its order');
 RESET ROLE;
+
+-- A reference whose events are gone (purged) loses its row, and the status view is dirtied.
+DELETE FROM skeldir.allocations AS a USING skeldir.attribution_events AS e
+ WHERE a.tenant_id = e.tenant_id AND a.event_id = e.id AND e.tenant_id = :'t1' AND e.order_ref = 'NO';
+DELETE FROM skeldir.attribution_events WHERE tenant_id = :'t1' AND order_ref = 'NO';
+UPDATE skeldir.matview_state SET dirty = false WHERE view_name = 'mv_reconciliation_status';
+SELECT set_config('app.current_tenant_id', :'t1', true);
+SELECT is(skeldir._reconcile(:'t1', 'NO'), NULL, 'a reference no event carries any more has no status');
+SELECT is((SELECT count(*) FROM skeldir.reconciliations WHERE tenant_id = :'t1' AND order_ref = 'NO'), 0::bigint,
+    'and its reconciliation row is deleted');
+SELECT ok((SELECT dirty FROM skeldir.matview_state WHERE view_name = 'mv_reconciliation_status'),
+    'the deletion marks mv_reconciliation_status dirty');
+SELECT set_config('app.current_tenant_id', '', true);
 
 SELECT * FROM finish();
 ROLLBACK;
