@@ -169,8 +169,8 @@ BEGIN
                 RAISE EXCEPTION 'refund % waits for the allocation of event %', _e.id, _orig
                     USING ERRCODE = 'SK409', HINT = 'Retried with backoff until the original is allocated.';
             END IF;
-            INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
-            SELECT _e.tenant_id, _e.id, s.channel, o.model, s.amount_minor, _e.currency, _e.occurred_at
+            INSERT INTO skeldir.allocations (tenant_id, event_id, kind, channel, model, amount_minor, currency, occurred_at)
+            SELECT _e.tenant_id, _e.id, _e.kind, s.channel, o.model, s.amount_minor, _e.currency, _e.occurred_at
               FROM (SELECT pg_catalog.min(a.model) AS model,
                            pg_catalog.array_agg(a.channel ORDER BY a.channel) AS channels,
                            pg_catalog.array_agg(pg_catalog.abs(a.amount_minor) ORDER BY a.channel) AS weights
@@ -183,8 +183,8 @@ BEGIN
 
     -- Not a refund, a refund of nothing known, or of a zero-amount original: split by model.
     IF _n = 0 THEN
-        INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
-        SELECT _e.tenant_id, _e.id, s.channel, _model, s.amount_minor, _e.currency, _e.occurred_at
+        INSERT INTO skeldir.allocations (tenant_id, event_id, kind, channel, model, amount_minor, currency, occurred_at)
+        SELECT _e.tenant_id, _e.id, _e.kind, s.channel, _model, s.amount_minor, _e.currency, _e.occurred_at
           FROM skeldir._allocation_model(_e.amount_minor, _model, skeldir._touchpoints(_e, _model)) AS s;
     END IF;
 

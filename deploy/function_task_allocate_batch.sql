@@ -26,8 +26,8 @@ BEGIN
          WHERE e.tenant_id = _allocate_batch.tenant_id AND e.id = ANY (_allocate_batch.event_ids)
            AND e.kind IN ('order', 'payment')
     ), ins AS (
-        INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
-        SELECT _allocate_batch.tenant_id, (ev.event).id, s.channel, ev.model, s.amount_minor,
+        INSERT INTO skeldir.allocations (tenant_id, event_id, kind, channel, model, amount_minor, currency, occurred_at)
+        SELECT _allocate_batch.tenant_id, (ev.event).id, (ev.event).kind, s.channel, ev.model, s.amount_minor,
                (ev.event).currency, (ev.event).occurred_at
           FROM ev
          CROSS JOIN LATERAL skeldir._allocation_model((ev.event).amount_minor, ev.model,

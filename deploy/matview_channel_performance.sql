@@ -4,23 +4,23 @@ BEGIN;
 /**
  * Per tenant, UTC day, channel and currency: allocated minor units of orders, payments and
  * refunds (refunds negative) and how many events of each kind reached the channel. From
- * skeldir.allocations joined to the events' kind. Owned by matview_owner; tenants read it
- * through api.channel_performance.
+ * skeldir.allocations alone (each row carries its event's kind): a refresh reads that
+ * narrow table, not the events with their payloads. Owned by matview_owner; tenants read
+ * it through api.channel_performance.
  */
 CREATE MATERIALIZED VIEW skeldir.mv_channel_performance AS
 SELECT a.tenant_id,
        (a.occurred_at AT TIME ZONE 'UTC')::date AS day,
        a.channel,
        a.currency::text AS currency,
-       pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS order_count,
-       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE e.kind = 'order'), 0)::bigint AS order_minor,
-       pg_catalog.count(*) FILTER (WHERE e.kind = 'payment') AS payment_count,
-       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE e.kind = 'payment'), 0)::bigint AS payment_minor,
-       pg_catalog.count(*) FILTER (WHERE e.kind = 'refund') AS refund_count,
-       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE e.kind = 'refund'), 0)::bigint AS refund_minor,
+       pg_catalog.count(*) FILTER (WHERE a.kind = 'order') AS order_count,
+       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'order'), 0)::bigint AS order_minor,
+       pg_catalog.count(*) FILTER (WHERE a.kind = 'payment') AS payment_count,
+       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'payment'), 0)::bigint AS payment_minor,
+       pg_catalog.count(*) FILTER (WHERE a.kind = 'refund') AS refund_count,
+       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'refund'), 0)::bigint AS refund_minor,
        pg_catalog.sum(a.amount_minor)::bigint AS net_minor
   FROM skeldir.allocations AS a
-  JOIN skeldir.attribution_events AS e ON e.tenant_id = a.tenant_id AND e.id = a.event_id
  GROUP BY 1, 2, 3, 4
   WITH NO DATA;
 COMMENT ON MATERIALIZED VIEW skeldir.mv_channel_performance IS

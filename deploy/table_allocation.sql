@@ -5,10 +5,14 @@ BEGIN;
  * An event's amount split across channels by the tenant's model. The allocations of one
  * event always sum exactly to its amount (refunds negative). Written only by the
  * attribution task, idempotently: the primary key makes a redelivered task a no-op.
+ * kind, currency and occurred_at are the event's, copied when the allocation is written
+ * (events are never updated), so the revenue views aggregate this narrow table alone
+ * instead of joining it to the events and their payloads.
  */
 CREATE TABLE skeldir.allocations (
     tenant_id    uuid NOT NULL,
     event_id     bigint NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('order', 'payment', 'refund')),
     channel      text NOT NULL,
     model        text NOT NULL CHECK (model IN ('last_touch', 'first_touch', 'linear')),
     amount_minor bigint NOT NULL,

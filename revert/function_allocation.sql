@@ -17,8 +17,8 @@ BEGIN
     END IF;
 
     -- Last touch: the event's own attribution fields carry its last touch.
-    INSERT INTO skeldir.allocations (tenant_id, event_id, channel, model, amount_minor, currency, occurred_at)
-    VALUES (_e.tenant_id, _e.id, skeldir._channel(_e.utm_source, _e.utm_medium, _e.referrer),
+    INSERT INTO skeldir.allocations (tenant_id, event_id, kind, channel, model, amount_minor, currency, occurred_at)
+    VALUES (_e.tenant_id, _e.id, _e.kind, skeldir._channel(_e.utm_source, _e.utm_medium, _e.referrer),
             'last_touch', _e.amount_minor, _e.currency, _e.occurred_at)
     ON CONFLICT DO NOTHING;
 

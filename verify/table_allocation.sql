@@ -1,5 +1,5 @@
 -- Verify skeldir:table_allocation on pg
-SELECT tenant_id, event_id, channel, model, amount_minor, currency, occurred_at, allocated_at
+SELECT tenant_id, event_id, kind, channel, model, amount_minor, currency, occurred_at, allocated_at
   FROM skeldir.allocations
  WHERE false;
 SELECT 1 / pg_catalog.count(*)::integer

@@ -1,6 +1,6 @@
 -- allocate tasks set-based per tenant: the same rows as one by one, failures still alone.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 SELECT has_function('skeldir', '_allocate_batch', ARRAY['uuid', 'bigint[]'], 'the set-based allocate pass exists');
 
@@ -73,6 +73,12 @@ SELECT is((SELECT count(*) FROM pg_temp.allocs(:'lb') WHERE model = 'linear'), 1
 SELECT results_eq(format('SELECT order_ref, status, (SELECT count(*) FROM pg_temp.allocs(%L)) FROM pg_temp.recs(%L) ORDER BY 1', :'tb', :'tb'),
     $$ VALUES ('A1', 'matched', 6::bigint), ('A2', 'amount_mismatch', 6::bigint) $$,
     'six allocations; both order references reconciled, one matched and one amount mismatch');
+
+SELECT results_eq($$ SELECT count(*), count(*) FILTER (WHERE a.kind = e.kind), count(DISTINCT a.kind)
+                      FROM skeldir.allocations AS a
+                      JOIN skeldir.attribution_events AS e ON (e.tenant_id, e.id) = (a.tenant_id, a.event_id) $$,
+    $$ VALUES (44::bigint, 44::bigint, 3::bigint) $$,
+    'every allocation, task by task or set-based, carries its event''s kind (orders, payments, refunds)');
 
 -- Redelivered: handled as already allocated, nothing written twice.
 SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', e.tenant_id, 'event_id', e.id))
