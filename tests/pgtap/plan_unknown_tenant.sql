@@ -35,16 +35,7 @@ ANALYZE skeldir.reconciliations;
 ANALYZE skeldir.allocations;
 SELECT pg_temp.add_payments(:'fresh', 3000);
 
--- Shared buffers a statement touched (hits and reads), nested statements included.
-CREATE FUNCTION pg_temp.buffers(query text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    _plan json;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || query INTO _plan;
-    RETURN (_plan -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::bigint + (_plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
-END;
-$$;
+\ir lib/buffers.psql
 
 SELECT set_config('app.current_tenant_id', :'fresh', true);
 -- Warm the session's catalog caches and plans on other references, so that only the

@@ -22,15 +22,7 @@ SELECT :'t', 'stripe', 'payment_intent.succeeded', 'payment', 'new_' || i, 100, 
 SELECT brin_summarize_new_values('skeldir.attribution_events_occurred_brin');
 ANALYZE skeldir.attribution_events;
 
-CREATE FUNCTION pg_temp.buffers(query text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    _plan json;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || query INTO _plan;
-    RETURN (_plan -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::bigint + (_plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
-END;
-$$;
+\ir lib/buffers.psql
 
 SELECT cmp_ok(pg_temp.buffers((SELECT definition FROM pg_matviews WHERE schemaname = 'skeldir' AND matviewname = 'mv_realtime_revenue')),
     '<', (SELECT relpages / 4 FROM pg_class WHERE oid = 'skeldir.attribution_events'::regclass)::bigint,
