@@ -261,6 +261,7 @@ DECLARE
     _tolerance  interval;
     _doc        jsonb;
     _answer     record;
+    _setting    text;  -- set_config by assignment: a simple expression, where PERFORM runs the executor
 BEGIN
     IF _webhook_receive.vendor IS NULL
        OR _webhook_receive.vendor NOT IN ('stripe', 'shopify', 'woocommerce', 'paypal', 'standard') THEN
@@ -277,7 +278,7 @@ BEGIN
         response := '{"status": "unauthorized"}';
         RETURN;
     END IF;
-    PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant_id::text, true);
+    _setting := pg_catalog.set_config('app.current_tenant_id', _tenant_id::text, true);
 
     -- WooCommerce pings a new webhook once with an unsigned form post; a non-2xx answer
     -- makes the merchant's save fail, so it gets a plain 200 and is not processed.
@@ -343,11 +344,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
     _answer        record := skeldir._webhook_receive(vendor, route, headers, body, endpoint_token);
+    _setting       text;  -- set_config by assignment: a simple expression, where PERFORM runs the executor
 BEGIN
     http_status := _answer.http_status;
     outcome := _answer.outcome;
     response := _answer.response;
-    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
+    _setting := pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) IS

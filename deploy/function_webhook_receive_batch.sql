@@ -33,6 +33,7 @@ DECLARE
     _n            integer := pg_catalog.cardinality(webhook_receive_batch.bodies);
     _lock_timeout text := pg_catalog.current_setting('lock_timeout');
     _answer       record;
+    _setting      text;  -- set_config by assignment: a simple expression, where PERFORM runs the executor
 BEGIN
     IF _n IS NULL
        OR pg_catalog.cardinality(webhook_receive_batch.vendors) IS DISTINCT FROM _n
@@ -53,13 +54,13 @@ BEGIN
                   HINT = 'Split the deliveries into batches of at most 64.';
     END IF;
 
-    PERFORM pg_catalog.set_config('lock_timeout',
+    _setting := pg_catalog.set_config('lock_timeout',
         (pg_catalog.date_part('epoch', webhook_receive_batch.lock_wait) * 1000)::bigint::text, true);
     FOR _i IN 1 .. _n LOOP
         ord := _i;
         error_sqlstate := NULL;
         BEGIN
-            PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
+            _setting := pg_catalog.set_config('app.current_tenant_id', '', true);
             -- An assignment, not SELECT ... FROM: a simple expression needs no executor.
             _answer := api.webhook_receive(vendors[_i], routes[_i], headers[_i], bodies[_i], endpoint_tokens[_i]);
             http_status := _answer.http_status;
@@ -73,8 +74,8 @@ BEGIN
         END;
         RETURN NEXT;
     END LOOP;
-    PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
-    PERFORM pg_catalog.set_config('lock_timeout', _lock_timeout, true);
+    _setting := pg_catalog.set_config('app.current_tenant_id', '', true);
+    _setting := pg_catalog.set_config('lock_timeout', _lock_timeout, true);
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) IS
