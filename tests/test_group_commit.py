@@ -114,3 +114,35 @@ def test_a_delivery_the_driver_refuses_fails_alone_and_its_batch_neighbours_are_
     ]
     with psycopg.connect(clone.admin) as conn:
         assert conn.execute("SELECT count(*) FROM skeldir.attribution_events").fetchone() == (3,)
+
+
+def test_group_commit_reports_the_size_of_every_batch_it_takes(clone: Database) -> None:
+    """What skeldir_group_commit_batch_size is fed: deliveries that queued up while the flusher
+    was busy form one batch; a delivery that finds the flusher idle goes alone."""
+    import asyncio
+
+    import orjson
+    from psycopg_pool import AsyncConnectionPool
+
+    from skeldir.batching import Delivery, GroupCommit
+
+    with psycopg.connect(clone.migration, autocommit=True) as conn:
+        tenant = conn.execute("SELECT endpoint_tokens, secrets FROM api.tenant_create('Batch sizes')").fetchone()
+    assert tenant is not None
+    token, secret = tenant[0]["stripe"], tenant[1]["stripe"]
+
+    def delivery() -> Delivery:
+        headers, body = signed(secret)
+        return Delivery("stripe", ROUTE, orjson.dumps(headers).decode(), body, token)
+
+    sizes: list[int] = []
+
+    async def run() -> list[str]:
+        async with AsyncConnectionPool(clone.app, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+            group = GroupCommit(pool, max_batch=4, flushers=1, observe=sizes.append)
+            together = await asyncio.gather(*(group.receive(delivery()) for _ in range(6)))
+            alone = await group.receive(delivery())
+            return [a[1] for a in [*together, alone]]
+
+    assert asyncio.run(run()) == ["accepted"] * 7
+    assert sizes == [4, 2, 1]  # six queued: max_batch 4, then the other 2; then one alone

@@ -85,6 +85,9 @@ def test_flat_out_wrk_run_sends_each_presigned_request_exactly_once(
     # Where the time goes: the shell process, and its own database backends by application_name.
     assert result["cpu_ms_per_request"]["shell process"] > 0
     assert result["cpu_ms_per_request"]["db skeldir-shell"] > 0
+    # Group commit as the shell's /metrics counted it: every delivery went through an ingest call.
+    assert result["group_commit"]["calls"] > 0
+    assert 1 <= result["group_commit"]["mean_batch"] <= 8
 
 
 class BypassingShell(BaseHTTPRequestHandler):

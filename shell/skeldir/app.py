@@ -339,7 +339,10 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
         )
         await pool.open(wait=False)
         app.state.skeldir = State(
-            pool=pool, settings=settings, metrics=shell_metrics, group=GroupCommit.from_env(pool, settings.pool_size)
+            pool=pool,
+            settings=settings,
+            metrics=shell_metrics,
+            group=GroupCommit.from_env(pool, settings.pool_size, shell_metrics.group_commit.observe),
         )
         try:
             yield

@@ -19,6 +19,7 @@ delivery's value), every delivery of it is run alone, so only the bad one fails.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -73,20 +74,30 @@ def settle(future: asyncio.Future[Answer], value: Answer | BaseException) -> Non
 
 
 class GroupCommit:
-    def __init__(self, pool: AsyncConnectionPool, max_batch: int, flushers: int) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        max_batch: int,
+        flushers: int,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
         self.pool = pool
         self.max_batch = max(1, max_batch)
         self.flushers = max(1, flushers)
+        self.observe = observe  # called with the size of every batch taken from the queue
         self.active = 0
         self.pending: list[tuple[Delivery, asyncio.Future[Answer]]] = []
         self.tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def from_env(cls, pool: AsyncConnectionPool, pool_size: int) -> GroupCommit:
+    def from_env(
+        cls, pool: AsyncConnectionPool, pool_size: int, observe: Callable[[int], None] | None = None
+    ) -> GroupCommit:
         return cls(
             pool,
             max_batch=int(env("SKELDIR_GROUP_COMMIT_MAX", "32") or 32),
             flushers=int(env("SKELDIR_GROUP_COMMIT_FLUSHERS", str(max(1, pool_size // 2))) or 1),
+            observe=observe,
         )
 
     async def receive(self, delivery: Delivery) -> Answer:
@@ -104,6 +115,8 @@ class GroupCommit:
             while self.pending:
                 batch = self.pending[: self.max_batch]
                 del self.pending[: self.max_batch]
+                if self.observe is not None:
+                    self.observe(len(batch))
                 await self._run(batch)
         finally:
             self.active -= 1

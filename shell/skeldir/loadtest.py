@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import psycopg
 
@@ -406,6 +407,36 @@ def accounting_failures(result: dict[str, Any]) -> list[str]:
     if result["sent"] != result["planned"]:
         failures.append(f"sent {result['sent']} of {result['planned']} planned deliveries")
     return failures
+
+
+# -- the shell process: RSS, CPU and group commit ----------------------------------------
+
+GROUP_COMMIT_METRIC = "skeldir_group_commit_batch_size"
+
+
+def group_commit_totals(url: str) -> tuple[float, float] | None:
+    """(deliveries, ingest calls) so far from the shell's /metrics group-commit histogram;
+    None when the target serves no such metric (not a Skeldir shell, or unreachable)."""
+    parts = urlsplit(url)
+    try:
+        with urlopen(f"{parts.scheme}://{parts.netloc}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except (OSError, ValueError):
+        return None
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in (f"{GROUP_COMMIT_METRIC}_sum", f"{GROUP_COMMIT_METRIC}_count"):
+            values[name.rsplit("_", 1)[1]] = float(value)
+    return (values["sum"], values["count"]) if len(values) == 2 else None
+
+
+def group_commit_report(before: tuple[float, float] | None, after: tuple[float, float] | None) -> dict[str, Any]:
+    """Ingest calls of the run and the mean deliveries per call (the batch size group commit reached)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return {"calls": None, "mean_batch": None}
+    calls = after[1] - before[1]
+    return {"calls": int(calls), "mean_batch": round((after[0] - before[0]) / calls, 2)}
 
 
 # -- the shell process: RSS and CPU -------------------------------------------------------
@@ -791,6 +822,7 @@ def run(opts: Options) -> dict[str, Any]:
     tenant_ids = [t["tenant_id"] for t in tenants]
     before = count_rows(opts.app_dsn, tenant_ids)
     pid = opts.shell_pid or listener_pid(urlsplit(opts.url).port or 80)
+    group_before = group_commit_totals(opts.url)
 
     with (
         DatabaseCpu(opts.app_dsn) as database_cpu,
@@ -817,6 +849,7 @@ def run(opts: Options) -> dict[str, Any]:
                 "mean": statistics.fmean(lat) if lat else 0.0,
             }
     after = count_rows(opts.app_dsn, tenant_ids)
+    group_commit = group_commit_report(group_before, group_commit_totals(opts.url))
     rate = tally.received / elapsed if elapsed > 0 else 0.0
     accepted_rate = tally.outcomes.get("accepted", 0) / elapsed if elapsed > 0 else 0.0
     generator["cores_used"] = round(generator["cpu_s"] / elapsed, 3) if elapsed > 0 else None
@@ -849,6 +882,7 @@ def run(opts: Options) -> dict[str, Any]:
         "shell_rss_peak_mb": None if shell.peak_rss is None else round(shell.peak_rss, 1),
         "shell_cores_used": None if shell.cpu_used is None else round(shell.cpu_used / elapsed, 3),
         "generator": generator,
+        "group_commit": group_commit,
         # CPU per delivery sent, in ms: the shell process and the database backends by role.
         "cpu_ms_per_request": {
             name: round(1000 * seconds / tally.received, 3)
@@ -882,6 +916,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"attribution queue peak age {result['queue_lag']['peak_oldest_age_s']} s, "
         f"peak length {result['queue_lag']['peak_length']}",
     ]
+    if result["group_commit"]["calls"]:
+        gc = result["group_commit"]
+        lines.append(f"group commit: {gc['calls']} ingest calls, {gc['mean_batch']} deliveries per call on average")
     if result["cpu_ms_per_request"]:
         split = ", ".join(f"{name} {ms}" for name, ms in result["cpu_ms_per_request"].items())
         lines.append(f"cpu ms per request: {split}")

@@ -49,6 +49,7 @@ OUTCOMES = frozenset(
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GROUP_COMMIT_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,12 @@ class ShellMetrics:
             "skeldir_webhook_outcomes",
             "Webhook deliveries by vendor and outcome",
             ["vendor", "outcome"],
+            registry=self.registry,
+        )
+        self.group_commit = Histogram(
+            "skeldir_group_commit_batch_size",
+            "Webhook deliveries per ingest call of the shell's group commit (1: the delivery went alone)",
+            buckets=GROUP_COMMIT_BUCKETS,
             registry=self.registry,
         )
         self.refresh_errors = Counter(
