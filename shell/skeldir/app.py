@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from skeldir import logs, paypal, read_api
 from skeldir.batching import Delivery, GroupCommit
+from skeldir.coalesce import CoalescingHttpToolsProtocol
 from skeldir.config import Settings, env
 from skeldir.db import IdentityError, assert_least_privilege, http_status_of
 from skeldir.llm.routes import routes as llm_routes
@@ -392,7 +393,7 @@ def serve(dsn: str, host: str, port: int) -> int:
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one socket write per response (coalesce.py)
         access_log=False,
         log_level="warning",
         log_config=None,
