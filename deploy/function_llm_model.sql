@@ -6,7 +6,9 @@ BEGIN;
  * openai; see docs/llm.md), its prices in USD per million input and output tokens, and
  * the cheaper model admission routes it to under budget pressure (NULL: none). A full
  * definition: leaving cheaper_model out clears the route. The cheaper model must be
- * registered and cost no more per token, input and output, than this one. Makes sure the
+ * registered and cost no more per token, input and output, than this one, and a model
+ * that routes to this one must keep costing at least as much (so no route leads to a
+ * dearer model and routes cannot cycle through cheaper prices). Makes sure the
  * provider has a circuit breaker row, so it shows on the dashboards and can be reset.
  * Operator-only: runs as the caller (migration_owner); no runtime role may execute it.
  * Raises 22023 for a bad name, provider, price or cheaper model, SK404 for an unknown
@@ -18,6 +20,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _cheaper skeldir.llm_model_prices;
+    _dearer  skeldir.llm_model_prices;
 BEGIN
     IF llm_model_set.model IS NULL OR llm_model_set.model !~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' THEN
         RAISE EXCEPTION 'model name % is not allowed', coalesce(pg_catalog.left(llm_model_set.model, 64), '(none)')
@@ -52,6 +55,21 @@ BEGIN
                                                  _cheaper.model, _cheaper.input_usd_per_mtok, _cheaper.output_usd_per_mtok),
                       HINT = 'Budget pressure routes to a model that costs no more, input and output.';
         END IF;
+    END IF;
+    SELECT p.* INTO _dearer
+      FROM skeldir.llm_model_prices AS p
+     WHERE p.cheaper_model = llm_model_set.model
+       AND (p.input_usd_per_mtok < llm_model_set.input_usd_per_mtok
+            OR p.output_usd_per_mtok < llm_model_set.output_usd_per_mtok)
+     ORDER BY p.model
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'model % routes to % under budget pressure and would cost less than it', _dearer.model,
+                        llm_model_set.model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('%s costs %s / %s USD per million input / output tokens.',
+                                             _dearer.model, _dearer.input_usd_per_mtok, _dearer.output_usd_per_mtok),
+                  HINT = 'Re-register that model first, with another cheaper model or none.';
     END IF;
     INSERT INTO skeldir.llm_model_prices AS p (model, provider, input_usd_per_mtok, output_usd_per_mtok, cheaper_model)
     VALUES (llm_model_set.model, llm_model_set.provider, llm_model_set.input_usd_per_mtok,

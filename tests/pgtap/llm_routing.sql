@@ -1,6 +1,6 @@
 -- Models bound to providers in SQL, and budget-pressure routing to the cheaper model.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 CREATE FUNCTION pg_temp.ask(tenant uuid, rid text, prompt text, model text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -63,6 +63,9 @@ SELECT is((SELECT (input_usd_per_mtok, output_usd_per_mtok)::text FROM api.llm_m
           '(0.200000,0.800000)', 'the new prices are in place');
 SELECT throws_ok($$SELECT api.llm_model_set('gpt-small', 'openai', 0.2, 0.8, 'gpt-big')$$, '22023',
                  'model gpt-big is not cheaper than gpt-small', 'a route to a dearer model is refused');
+SELECT throws_ok($$SELECT api.llm_model_set('gpt-small', 'openai', 3, 0.8)$$, '22023',
+                 'model gpt-big routes to gpt-small under budget pressure and would cost less than it',
+                 're-pricing a cheaper model above the model routing to it is refused');
 SELECT throws_ok($$SELECT api.llm_model_set('gpt-big', 'openai', 2.5, 10, 'gpt-nope')$$, 'SK404',
                  'unknown cheaper model gpt-nope', 'a route to an unregistered model is refused');
 SELECT throws_ok($$SELECT api.llm_model_set('gpt-big', 'openai', 2.5, 10, 'gpt-big')$$, '22023',
