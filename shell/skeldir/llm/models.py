@@ -57,7 +57,8 @@ def cmd_llm_model_list(args: argparse.Namespace) -> int:
     try:
         with psycopg.connect(migration_dsn()) as conn:
             cur = conn.execute(
-                "SELECT model, provider, input_usd_per_mtok, output_usd_per_mtok, cheaper_model, is_default"
+                "SELECT model, provider, trim_scale(input_usd_per_mtok) AS input_usd_per_mtok,"
+                " trim_scale(output_usd_per_mtok) AS output_usd_per_mtok, cheaper_model, is_default"
                 " FROM api.llm_models ORDER BY provider, model"
             )
             columns = [d.name for d in cur.description or []]
