@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -57,6 +58,10 @@ from skeldir.llm.tasks import CHANNELS, ROUTES
 OutcomeKind = Literal["success", "error", "timeout"]
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# The SDK's HTTP client logs every request URL at INFO; a base URL may carry credentials
+# (user:password@host, a key query parameter). Each call is audited in SQL instead.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+logging.getLogger("openai").setLevel(logging.WARNING)
 MAX_ANSWER_CHARS = 65536
 _CODE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
