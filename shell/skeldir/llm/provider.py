@@ -205,17 +205,16 @@ class OpenAIProvider:
             )
         return base, key
 
-    async def _client_of(self, base: str, key: str) -> openai.AsyncOpenAI:
+    def _client_of(self, base: str, key: str) -> openai.AsyncOpenAI:
         # One client (one connection pool) per configuration; a changed key or URL replaces it.
+        # The old one is not closed here: calls still in flight on it finish undisturbed.
         if self._client is None or self._client_for != (base, key):
-            old, self._client = self._client, openai.AsyncOpenAI(api_key=key, base_url=base, max_retries=0)
+            self._client = openai.AsyncOpenAI(api_key=key, base_url=base, max_retries=0)
             self._client_for = (base, key)
-            if old is not None:
-                await old.close()
         return self._client
 
     async def complete(self, task: str, model: str, inputs: dict[str, Any], timeout_s: float) -> Completion:
-        client = await self._client_of(*self.connection())
+        client = self._client_of(*self.connection())
         try:
             answer = await client.chat.completions.create(
                 model=model,
