@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import logging
 import math
@@ -47,23 +48,23 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import openai
-from openai.types.chat import ChatCompletion
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from skeldir.llm import tasks
 from skeldir.llm.tasks import CHANNELS, ROUTES
 
+if TYPE_CHECKING:
+    import openai
+
 OutcomeKind = Literal["success", "error", "timeout"]
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_ANSWER_CHARS = 65536
+_CODE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 # The SDK's HTTP client logs every request URL at INFO; a base URL may carry credentials
 # (user:password@host, a key query parameter). Each call is audited in SQL instead.
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 logging.getLogger("openai").setLevel(logging.WARNING)
-MAX_ANSWER_CHARS = 65536
-_CODE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class ProviderTimeout(Exception):
 class Provider(Protocol):
     name: str
 
+    async def ready(self) -> None:
+        """One-time set-up before the first call, outside any call's timeout."""
+
     async def complete(self, task: str, model: str, inputs: dict[str, Any], timeout_s: float) -> Completion: ...
 
 
@@ -115,6 +119,9 @@ class StubProvider:
     """Deterministic answers derived from a hash of the prompt; no network, no prompt echo."""
 
     name = "stub"
+
+    async def ready(self) -> None:
+        pass
 
     def _settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -177,14 +184,42 @@ def _status_error(exc: openai.APIStatusError) -> str:
     return f"provider answered HTTP {exc.status_code}" + (f" ({code})" if code else "")
 
 
+def _import_sdk() -> Any:
+    """The SDK with what a chat completion needs (its client loads resources lazily, on first use)."""
+    for module in ("openai", "openai.resources.chat.completions", "openai.types.chat"):
+        importlib.import_module(module)
+    return importlib.import_module("openai")
+
+
 class OpenAIProvider:
     """Chat completions on an OpenAI-compatible endpoint, configured by the worker's environment."""
 
     name = "openai"
 
     def __init__(self) -> None:
+        self._sdk: Any = None
         self._client: openai.AsyncOpenAI | None = None
         self._client_for: tuple[str, str] | None = None
+
+    async def ready(self) -> None:
+        # The SDK is imported on first use and a client built per configuration, both in a
+        # thread: they take seconds on a loaded machine (imports, TLS trust store), which must
+        # neither slow a stub-only worker's start, nor block the event loop, nor count
+        # against a call's timeout. A configuration error is left for complete() to report.
+        if self._sdk is None:
+            self._sdk = await asyncio.to_thread(_import_sdk)
+        try:
+            base, key = self.connection()
+        except ProviderError:
+            return
+        if self._client is None or self._client_for != (base, key):
+            await asyncio.to_thread(self._client_of, base, key)
+
+    @property
+    def sdk(self) -> Any:
+        if self._sdk is None:
+            self._sdk = _import_sdk()
+        return self._sdk
 
     @staticmethod
     def connection() -> tuple[str, str]:
@@ -209,12 +244,14 @@ class OpenAIProvider:
         # One client (one connection pool) per configuration; a changed key or URL replaces it.
         # The old one is not closed here: calls still in flight on it finish undisturbed.
         if self._client is None or self._client_for != (base, key):
-            self._client = openai.AsyncOpenAI(api_key=key, base_url=base, max_retries=0)
-            self._client_for = (base, key)
+            client = self.sdk.AsyncOpenAI(api_key=key, base_url=base, max_retries=0)
+            client.chat.completions  # noqa: B018 -- the resource loads its modules on first access
+            self._client, self._client_for = client, (base, key)
         return self._client
 
     async def complete(self, task: str, model: str, inputs: dict[str, Any], timeout_s: float) -> Completion:
         client = self._client_of(*self.connection())
+        sdk = self.sdk
         try:
             answer = await client.chat.completions.create(
                 model=model,
@@ -226,24 +263,24 @@ class OpenAIProvider:
                 stream=False,
                 timeout=timeout_s,
             )
-        except openai.APITimeoutError:
+        except sdk.APITimeoutError:
             raise ProviderTimeout() from None
-        except openai.APIStatusError as exc:  # 429, 5xx, 4xx: the breaker counts it
+        except sdk.APIStatusError as exc:  # 429, 5xx, 4xx: the breaker counts it
             raise ProviderError(_status_error(exc)) from None
-        except openai.APIConnectionError:
+        except sdk.APIConnectionError:
             raise ProviderError("provider unreachable (connection failed)") from None
-        except openai.APIResponseValidationError:
+        except sdk.APIResponseValidationError:
             raise ProviderError("provider answer is not a chat completion") from None
         try:
-            return _completion(answer)
+            return _completion(answer, sdk.types.chat.ChatCompletion)
         except (AttributeError, TypeError, IndexError, KeyError):
             # The SDK does not validate answers strictly: a 200 that is not a chat completion.
             raise ProviderError("provider answer is not a chat completion") from None
 
 
-def _completion(answer: Any) -> Completion:
+def _completion(answer: Any, chat_completion: type) -> Completion:
     """The answer's JSON document and billed tokens; ProviderError for anything else."""
-    if not isinstance(answer, ChatCompletion):
+    if not isinstance(answer, chat_completion):
         raise ProviderError("provider answer is not a chat completion")
     usage = answer.usage
     tin = getattr(usage, "prompt_tokens", None)
@@ -271,13 +308,17 @@ PROVIDERS: dict[str, Provider] = {"stub": StubProvider(), "openai": OpenAIProvid
 async def call(provider: str, task: str, model: str, inputs: dict[str, Any], timeout_ms: int) -> Outcome:
     """One provider call under a hard timeout, its answer held to the task's shape; never raises."""
     impl = PROVIDERS.get(provider)
+    if impl is None:
+        return Outcome("error", 0.0, error=f"no provider implementation for {provider!r}")
+    try:
+        await impl.ready()
+    except Exception as exc:
+        return Outcome("error", 0.0, error=f"provider {provider!r} could not be set up ({type(exc).__name__})")
     started = time.perf_counter()
 
     def elapsed() -> float:
         return (time.perf_counter() - started) * 1000.0
 
-    if impl is None:
-        return Outcome("error", 0.0, error=f"no provider implementation for {provider!r}")
     timeout_s = timeout_ms / 1000.0
     try:
         done = await asyncio.wait_for(impl.complete(task, model, inputs, timeout_s), timeout_s)
