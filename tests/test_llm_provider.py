@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -79,3 +82,18 @@ def test_a_missing_key_and_an_unknown_provider_are_error_outcomes(monkeypatch: p
     assert missing.kind == "error" and missing.error is not None
     assert missing.error.startswith("no API key: set SKELDIR_LLM_OPENAI_API_KEY")
     assert outcome("nonesuch").error == "no provider implementation for 'nonesuch'"
+
+
+def test_a_worker_loading_the_llm_consumer_does_not_import_the_sdk_until_a_real_provider_is_called() -> None:
+    probe = (
+        "import asyncio, sys\n"
+        "from skeldir.llm import consumer, provider\n"
+        "before = 'openai' in sys.modules\n"
+        "asyncio.run(provider.call('stub', 'route', 'stub-small', {'prompt': 'p'}, 1000))\n"
+        "stub = 'openai' in sys.modules\n"
+        "asyncio.run(provider.call('openai', 'route', 'm', {'prompt': 'p'}, 1000))\n"
+        "print(before, stub, 'openai' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKELDIR_LLM_")}
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["False", "False", "True"], run.stderr
