@@ -17,7 +17,7 @@ BEGIN;
 CREATE FUNCTION api.llm_model_set(model text, provider text, input_usd_per_mtok numeric,
                                   output_usd_per_mtok numeric, cheaper_model text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _cheaper skeldir.llm_model_prices;
     _dearer  skeldir.llm_model_prices;
