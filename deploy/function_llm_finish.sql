@@ -3,7 +3,8 @@ BEGIN;
 
 /**
  * Completes a pending LLM call with its outcome, exactly once: prices it from the model
- * price table (tokens * USD per million tokens), rolls it into llm_monthly_spend and
+ * price table (tokens * USD per million tokens of the model admission chose, not the one
+ * requested), rolls it into llm_monthly_spend (a routed call counts in routed_calls) and
  * completes its investigation or budget job row, all in the caller's transaction.
  * Internal: called by the admission batch (blocked, cached, given up) and by api.llm_record
  * (provider outcomes), with the tenant GUC already set. Raises 55000 when the call is not
@@ -43,17 +44,19 @@ BEGIN
     END IF;
 
     INSERT INTO skeldir.llm_monthly_spend AS m
-           (tenant_id, month, calls, provider_calls, cached_calls, blocked_calls, failed_calls,
+           (tenant_id, month, calls, provider_calls, cached_calls, blocked_calls, failed_calls, routed_calls,
             input_tokens, output_tokens, cost_usd)
     VALUES (_c.tenant_id, pg_catalog.date_trunc('month', _c.completed_at AT TIME ZONE 'UTC')::date, 1,
             _c.provider_attempted::integer, (_c.status = 'cached')::integer, (_c.status = 'blocked')::integer,
-            (_c.status IN ('error', 'timeout'))::integer, _c.input_tokens, _c.output_tokens, _c.cost_usd)
+            (_c.status IN ('error', 'timeout'))::integer, (_c.model <> _c.requested_model)::integer,
+            _c.input_tokens, _c.output_tokens, _c.cost_usd)
     ON CONFLICT ON CONSTRAINT llm_monthly_spend_pkey DO UPDATE
        SET calls = m.calls + 1,
            provider_calls = m.provider_calls + excluded.provider_calls,
            cached_calls = m.cached_calls + excluded.cached_calls,
            blocked_calls = m.blocked_calls + excluded.blocked_calls,
            failed_calls = m.failed_calls + excluded.failed_calls,
+           routed_calls = m.routed_calls + excluded.routed_calls,
            input_tokens = m.input_tokens + excluded.input_tokens,
            output_tokens = m.output_tokens + excluded.output_tokens,
            cost_usd = m.cost_usd + excluded.cost_usd,
@@ -92,6 +95,7 @@ LANGUAGE sql STABLE AS $$
     SELECT pg_catalog.jsonb_build_object(
         'call_id', c.id, 'request_id', c.request_id, 'task', c.task, 'status', c.status,
         'blocked_reason', c.blocked_reason, 'provider', c.provider, 'model', c.model,
+        'requested_model', c.requested_model,
         'provider_attempted', c.provider_attempted, 'input_tokens', c.input_tokens,
         'output_tokens', c.output_tokens, 'cost_usd', c.cost_usd, 'latency_ms', c.latency_ms,
         'cached_from', c.cached_from, 'result', c.result, 'error', c.error,

@@ -89,9 +89,9 @@ BEGIN
 
     PERFORM pg_catalog.set_config('app.current_tenant_id', _llm_request.tenant_id::text, true);
     INSERT INTO skeldir.llm_api_calls AS c
-           (tenant_id, request_id, user_id, task, prompt_hash, prompt_chars, provider, model)
+           (tenant_id, request_id, user_id, task, prompt_hash, prompt_chars, provider, model, requested_model)
     VALUES (_llm_request.tenant_id, _llm_request.request_id, _llm_request.user_id, _llm_request.task, _hash,
-            pg_catalog.length(_llm_request.inputs ->> 'prompt'), _provider, _model)
+            pg_catalog.length(_llm_request.inputs ->> 'prompt'), _provider, _model, _model)
     ON CONFLICT ON CONSTRAINT llm_api_calls_request_once DO NOTHING
     RETURNING c.id INTO call_id;
 

@@ -9,6 +9,8 @@ BEGIN;
  * only as a keyed hash (prompt_hash, HMAC-SHA256 with llm_settings.prompt_hash_key);
  * result is the provider's answer (used by the cache and returned to the caller).
  * cost_usd = tokens * model price, computed in SQL when the outcome is recorded.
+ * requested_model is the model asked for; provider and model are where admission sent the
+ * call: the same, or the requested model's cheaper_model under budget pressure.
  */
 CREATE TABLE skeldir.llm_api_calls (
     tenant_id          uuid NOT NULL REFERENCES skeldir.tenants (id),
@@ -21,6 +23,7 @@ CREATE TABLE skeldir.llm_api_calls (
     prompt_chars       integer NOT NULL CHECK (prompt_chars >= 0),
     provider           text NOT NULL,
     model              text NOT NULL,
+    requested_model    text NOT NULL,
     status             text NOT NULL DEFAULT 'pending'
                        CHECK (status IN ('pending', 'success', 'cached', 'blocked', 'error', 'timeout')),
     blocked_reason     text CHECK (blocked_reason IN

@@ -4,6 +4,7 @@ BEGIN;
 /**
  * Monthly LLM roll-up per tenant (UTC calendar month), maintained in the same transaction
  * that records each outcome, so the budget check reads one row instead of summing the audit.
+ * routed_calls: calls admission sent to a cheaper model than the one requested (budget pressure).
  */
 CREATE TABLE skeldir.llm_monthly_spend (
     tenant_id      uuid NOT NULL REFERENCES skeldir.tenants (id),
@@ -13,6 +14,7 @@ CREATE TABLE skeldir.llm_monthly_spend (
     cached_calls   bigint NOT NULL DEFAULT 0,
     blocked_calls  bigint NOT NULL DEFAULT 0,
     failed_calls   bigint NOT NULL DEFAULT 0,
+    routed_calls   bigint NOT NULL DEFAULT 0,
     input_tokens   bigint NOT NULL DEFAULT 0,
     output_tokens  bigint NOT NULL DEFAULT 0,
     cost_usd       numeric(16, 8) NOT NULL DEFAULT 0,

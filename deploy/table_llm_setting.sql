@@ -8,6 +8,9 @@ BEGIN;
  * key makes prompt hashes keyed (HMAC), so a short prompt cannot be recovered by hashing
  * guesses; it never leaves the database. redelivery_margin: how long past the call timeout
  * the message of a call whose worker died stays invisible before it is delivered again.
+ * budget_pressure_share: once a tenant's month-to-date spend reaches this share of its
+ * monthly budget, admission sends calls to the cheaper model configured for the requested
+ * one (llm_model_prices.cheaper_model); 1 turns the routing off.
  * App roles cannot read this table.
  */
 CREATE TABLE skeldir.llm_settings (
@@ -22,6 +25,8 @@ CREATE TABLE skeldir.llm_settings (
     default_model              text NOT NULL DEFAULT 'stub-small',
     default_hourly_shutoff_usd numeric(14, 6) CHECK (default_hourly_shutoff_usd >= 0),
     default_monthly_budget_usd numeric(14, 6) CHECK (default_monthly_budget_usd >= 0),
+    budget_pressure_share      numeric(4, 3) NOT NULL DEFAULT 0.8
+                               CHECK (budget_pressure_share > 0 AND budget_pressure_share <= 1),
     prompt_hash_key            bytea NOT NULL DEFAULT extensions.gen_random_bytes(32),
     updated_at                 timestamptz NOT NULL DEFAULT now()
 );

@@ -12,7 +12,7 @@ BOUNDARY = SHELL / "skeldir" / "llm" / "provider.py"
 PROVIDER_MODULES = {
     "openai", "anthropic", "cohere", "mistralai", "groq", "together", "google.generativeai", "google.genai",
     "vertexai", "boto3", "botocore", "litellm", "langchain", "llama_index", "transformers",
-    "httpx", "requests", "aiohttp", "urllib3", "urllib.request", "http.client",
+    "httpx", "httpx2", "requests", "aiohttp", "urllib3", "urllib.request", "http.client",
 }  # fmt: skip
 
 

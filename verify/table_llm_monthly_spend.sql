@@ -1,5 +1,5 @@
 -- Verify skeldir:table_llm_monthly_spend on pg
-SELECT tenant_id, month, calls, provider_calls, cached_calls, blocked_calls, failed_calls, input_tokens,
+SELECT tenant_id, month, calls, provider_calls, cached_calls, blocked_calls, failed_calls, routed_calls, input_tokens,
        output_tokens, cost_usd, updated_at
   FROM skeldir.llm_monthly_spend
  WHERE false;

@@ -1,14 +1,15 @@
 -- Verify skeldir:view_llm_read on pg
-SELECT call_id, request_id, user_id, task, status, blocked_reason, provider, model, provider_attempted,
+SELECT call_id, request_id, user_id, task, status, blocked_reason, provider, model, requested_model, provider_attempted,
        input_tokens, output_tokens, cost_usd, latency_ms, cached_from, deliveries, result, error,
        requested_at, completed_at
   FROM api.llm_calls WHERE false;
-SELECT month, calls, provider_calls, cached_calls, blocked_calls, failed_calls, input_tokens, output_tokens,
-       cost_usd, monthly_budget_usd
+SELECT month, calls, provider_calls, cached_calls, blocked_calls, failed_calls, routed_calls, input_tokens,
+       output_tokens, cost_usd, monthly_budget_usd, budget_pressure_usd
   FROM api.llm_monthly_spend WHERE false;
 SELECT investigation_id, call_id, request_id, status, findings, created_at, completed_at FROM api.llm_investigations WHERE false;
 SELECT job_id, call_id, request_id, status, result, created_at, completed_at FROM api.llm_budget_jobs WHERE false;
-SELECT hourly_spend_usd, hourly_shutoff_usd, hourly_shutoff_active, month_spend_usd, monthly_budget_usd, budget_exceeded
+SELECT hourly_spend_usd, hourly_shutoff_usd, hourly_shutoff_active, month_spend_usd, monthly_budget_usd, budget_exceeded,
+       budget_pressure_usd, budget_pressure
   FROM api.llm_spend_state WHERE false;
 SELECT provider, state, consecutive_failures, failure_threshold, opened_at, half_open_after, trial_started_at,
        kill_switch, updated_at

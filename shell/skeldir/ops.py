@@ -117,3 +117,6 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p = add(llm, "kill-switch", cmd_llm_kill_switch, "turn every LLM provider call off (on) or back on (off)")
     p.add_argument("state", choices=["on", "off"])
+    from skeldir.llm import models
+
+    models.register(llm, add)

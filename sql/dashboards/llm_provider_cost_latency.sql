@@ -1,7 +1,9 @@
 -- Dashboard: provider cost and latency distribution of the current tenant's provider
--- calls (success, error, timeout; cached and blocked calls reach no provider), last 7 days.
+-- calls (success, error, timeout; cached and blocked calls reach no provider), last 7 days,
+-- per model called and model requested (they differ when budget pressure routed the call).
 SELECT c.provider,
        c.model,
+       c.requested_model,
        count(*) AS calls,
        count(*) FILTER (WHERE c.status = 'error') AS errors,
        count(*) FILTER (WHERE c.status = 'timeout') AS timeouts,
@@ -13,5 +15,5 @@ SELECT c.provider,
   FROM api.llm_calls AS c
  WHERE c.provider_attempted
    AND c.completed_at >= now() - interval '7 days'
- GROUP BY c.provider, c.model
- ORDER BY c.provider, c.model;
+ GROUP BY c.provider, c.model, c.requested_model
+ ORDER BY c.provider, c.model, c.requested_model;
