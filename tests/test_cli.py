@@ -119,6 +119,15 @@ def test_db_up_prints_one_line_with_its_duration_per_step(embedded: Embedded) ->
     assert again["sqitch deploy"] == "schema up to date"
 
 
+def test_up_help_says_what_host_and_port_do() -> None:
+    result = subprocess.run([sys.executable, "-m", "skeldir.cli", "up", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "--host HOST address the shell listens on (default 127.0.0.1; 0.0.0.0: all)" in text
+    assert "--port PORT port the shell listens on (default 8000)" in text
+    assert "unless SKELDIR_PUBLIC_URL is set" in text
+
+
 def test_db_up_twice_is_harmless_and_changes_nothing(embedded: Embedded) -> None:
     passwords = (embedded.home / "passwords.json").read_bytes()
     state, schema = server_state(embedded), schema_and_privileges(embedded)
