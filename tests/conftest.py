@@ -1,6 +1,6 @@
 """Shared fixtures: one real test cluster per session, real processes, real roles.
 
-The session builds a fresh embedded cluster in ``.skeldir-test`` (port 54339 unless
+The session builds a fresh embedded cluster in ``.skeldir-test`` (port 25439 unless
 SKELDIR_TEST_PG_PORT says otherwise), deploys the schema with sqitch as migration_owner
 into ``skeldir`` (with pg_cron) and into ``skeldir_template`` (with pgTAP), and clones the
 template per test that needs a private database.

@@ -34,6 +34,7 @@ SHARED_SECRET_VENDORS = {"stripe", "shopify", "woocommerce", "standard"}
 class Embedded:
     home: Path
     port: int
+    first_up: str = ""  # what the module's first `skeldir db up` printed
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and k != "SKELDIR_PUBLIC_URL"}
@@ -90,9 +91,41 @@ def embedded() -> Iterator[Embedded]:
     e = Embedded(home, free_port())
     first = e.cli("db", "up")
     assert first.returncode == 0, first.stderr
+    e.first_up = first.stdout
     yield e
     e.cli("db", "down")
     shutil.rmtree(home, ignore_errors=True)
+
+
+PROGRESS = re.compile(r"^skeldir: (\S+(?: \S+)?) +(\d+\.\d) s  (.+)$", re.M)
+
+
+def progress_steps(output: str) -> dict[str, str]:
+    """step -> detail of every progress line (one per step, each with its duration)."""
+    steps = [m.group(1) for m in PROGRESS.finditer(output)]
+    assert len(steps) == len(set(steps)), output
+    return {m.group(1): m.group(3) for m in PROGRESS.finditer(output)}
+
+
+def test_db_up_prints_one_line_with_its_duration_per_step(embedded: Embedded) -> None:
+    steps = progress_steps(embedded.first_up)
+    assert list(steps) == ["initdb", "postgres", "bootstrap", "sqitch deploy"], embedded.first_up
+    assert steps["initdb"] == f"new cluster in {embedded.home / 'pgdata'}"
+    assert re.fullmatch(r"\d+ changes deployed as migration_owner", steps["sqitch deploy"])
+
+    again = progress_steps(embedded.cli("db", "up").stdout)
+    assert list(again) == ["postgres", "bootstrap", "sqitch deploy"]
+    assert again["postgres"] == f"already running on 127.0.0.1:{embedded.port}"
+    assert again["sqitch deploy"] == "schema up to date"
+
+
+def test_up_help_says_what_host_and_port_do() -> None:
+    result = subprocess.run([sys.executable, "-m", "skeldir.cli", "up", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "--host HOST address the shell listens on (default 127.0.0.1; 0.0.0.0: all)" in text
+    assert "--port PORT port the shell listens on (default 8000)" in text
+    assert "unless SKELDIR_PUBLIC_URL is set" in text
 
 
 def test_db_up_twice_is_harmless_and_changes_nothing(embedded: Embedded) -> None:
@@ -208,6 +241,15 @@ def test_up_prints_a_working_signed_curl_and_ctrl_c_stops_shell_worker_and_datab
         curl = read_curl(log)
         wait_http(f"http://127.0.0.1:{http_port}/health/ready", timeout=60)
         pids = json.loads((embedded.home / "processes.json").read_text())
+        steps = progress_steps(log.read_text())
+        assert list(steps)[-3:] == ["demo tenant", "shell", "worker"], log.read_text()
+        assert steps["shell"] == f"ready on http://127.0.0.1:{http_port}"
+        assert steps["worker"] == "ready (heartbeat and queue round trip)"
+
+        # While up runs, a tenant created elsewhere gets endpoints on up's port, without SKELDIR_PUBLIC_URL.
+        created = json.loads(embedded.cli("tenant", "create", "Elsewhere", "--json").stdout)
+        assert created["endpoints"]["stripe"].startswith(f"http://127.0.0.1:{http_port}/webhooks/stripe/ep_")
+        assert f":{http_port}/webhooks/stripe/ep_" in embedded.cli("demo", "curl").stdout
 
         sent = subprocess.run(["sh", "-c", curl], capture_output=True, text=True, timeout=30)
         assert sent.returncode == 0, sent.stderr + log.read_text()[-3000:]
@@ -238,5 +280,9 @@ def test_up_prints_a_working_signed_curl_and_ctrl_c_stops_shell_worker_and_datab
 
     down = embedded.cli("db", "down")
     assert (down.returncode, down.stdout.strip()) == (0, "postgres was not running")
+    status = embedded.cli("db", "status")  # exit 3 as pg_ctl status: documented in its --help
+    assert (status.returncode, status.stderr) == (3, "")
+    assert status.stdout.strip() == f"stopped ({embedded.home / 'pgdata'}); start it with: skeldir db up"
+    assert "3 stopped" in embedded.cli("db", "status", "--help").stdout
     env = embedded.cli("db", "env")
     assert env.returncode == 1 and len(env.stderr.strip().splitlines()) == 1, "no fallback DSN once stopped"

@@ -79,7 +79,7 @@ def scenario(main_db: Database, shell: str, worker: WorkerProcess) -> dict[str, 
         conn.execute("SELECT skeldir.matview_refresh('mv_daily_revenue_summary', 'dashboard-test')")
     failed = "SELECT count(*) FROM api.dashboard_failed_jobs"
     wait_for(lambda: as_tenant(main_db.app, a["tenant_id"], failed)[0][0] == 1, timeout=30)
-    return {"a": a["tenant_id"], "b": b["tenant_id"]}
+    return {"a": a["tenant_id"], "b": b["tenant_id"], "a_slug": a["slug"]}
 
 
 def test_every_dashboard_file_is_covered_by_these_tests() -> None:
@@ -200,11 +200,17 @@ def test_dashboard_cli_prints_a_table(scenario: dict, main_db: Database) -> None
     assert lines[-1] == "(1 row)"
 
 
+def test_dashboard_cli_takes_a_slug_as_dlq_list_does(scenario: dict, main_db: Database) -> None:
+    by_slug = dashboard("ingestion_outcomes", scenario["a_slug"], main_db.app)
+    assert by_slug == dashboard("ingestion_outcomes", scenario["a"], main_db.app) != []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["dashboard", "nope"], "unknown dashboard 'nope'"),
-        (["dashboard", "failed_jobs", "--tenant", "not-a-uuid"], "invalid input syntax for type uuid"),
+        (["dashboard", "failed_jobs", "--tenant", "no-such-store"], "dashboard failed_jobs: no tenant no-such-store"),
+        (["dashboard", "ingestion_outcomes"], "dashboard ingestion_outcomes shows one tenant's rows: pass --tenant"),
     ],
 )
 def test_dashboard_cli_errors_are_one_line(args: list[str], message: str, main_db: Database) -> None:

@@ -123,6 +123,8 @@ def test_dead_letters_are_listed_and_replayed_after_a_mapping_fix(clone: Databas
     # Dedupe holds: replaying again is a duplicate of the same event.
     again = json.loads(skeldir(clone, "dlq", "replay", str(dead[0]["dead_event_id"]), "--json").stdout)
     assert again[0]["outcome"] == "duplicate" and again[0]["event_id"] == replayed[0]["event_id"]
+    twice = skeldir(clone, "dlq", "replay", str(dead[1]["dead_event_id"]))
+    assert (twice.returncode, twice.stdout.splitlines()[-1]) == (0, "(1 dead letter replayed: 1 duplicate)")
 
     with psycopg.connect(clone.app) as conn:
         conn.execute("SELECT api.tenant_set(%s)", [tenant["tenant_id"]])
@@ -144,4 +146,27 @@ def test_invalid_json_dead_letter_is_reported_not_replayable(clone: Database, te
     assert dead["reason"] == "invalid_json"
     result = skeldir(clone, "dlq", "replay", str(dead["dead_event_id"]))
     assert result.returncode == 3
-    assert "not_replayable" in result.stdout
+    assert result.stdout.splitlines() == [
+        f"dead letter {dead['dead_event_id']}: not_replayable"
+        " (invalid_json: only the body's hash was kept; the sender must deliver it again)",
+        "(1 dead letter: 1 not_replayable; 1 still pending, exit 3)",
+    ]
+
+
+def test_dlq_list_shows_the_detail_and_counts_in_the_singular(clone: Database, tenant: dict) -> None:
+    s = Sender("standard", tenant, tenant["secrets"]["standard"])
+    dead = receive(clone, s, s.deliver(s.sample(currency="XTS")))
+    listed = json.loads(skeldir(clone, "dlq", "list", "--json").stdout)
+    assert [r["dead_event_id"] for r in listed] == [dead["dead_event_id"]] and listed[0]["detail"]
+
+    result = skeldir(clone, "dlq", "list")
+    assert result.returncode == 0, result.stderr
+    header, row, total = result.stdout.splitlines()
+    assert header.split()[-1] == "detail"
+    assert row.endswith(listed[0]["detail"])
+    assert total == "(1 dead letter)"
+
+
+def test_dlq_replay_says_when_nothing_matched(clone: Database, tenant: dict) -> None:
+    result = skeldir(clone, "dlq", "replay", "--reason", "bad_currency", "--tenant", tenant["slug"])
+    assert (result.returncode, result.stdout) == (0, "(no pending dead letters matched; nothing replayed)\n")

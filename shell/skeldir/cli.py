@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from skeldir import tenants
-from skeldir.cluster import Cluster, ClusterError, last_line, run_sqitch
+from skeldir.cluster import Cluster, ClusterError, last_line, print_progress, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
 from skeldir.errors import CliError
 
@@ -51,12 +51,23 @@ def migration_dsn() -> str:
     )
 
 
+def public_url() -> str:
+    """SKELDIR_PUBLIC_URL, else the URL of a running ``skeldir up`` (its --host/--port), else the default."""
+    if env("SKELDIR_PUBLIC_URL") is None:
+        from skeldir import supervisor
+
+        running = supervisor.running_public_url(cluster())
+        if running:
+            return running
+    return Settings.from_env().public_url
+
+
 # -- db ------------------------------------------------------------------------------
 
 
 def cmd_db_up(args: argparse.Namespace) -> int:
     c = cluster()
-    c.up()
+    c.up(print_progress)
     print(f"postgres is up on 127.0.0.1:{c.port} (data: {c.data}); schema deployed")
     return 0
 
@@ -70,10 +81,10 @@ def cmd_db_down(args: argparse.Namespace) -> int:
 def cmd_db_status(args: argparse.Namespace) -> int:
     c = cluster()
     if not c.is_initialized():
-        print(f"not initialized ({c.data})")
+        print(f"not initialized ({c.data}); start it with: skeldir db up")
         return 3
     if not c.is_running():
-        print(f"stopped ({c.data})")
+        print(f"stopped ({c.data}); start it with: skeldir db up")
         return 3
     print(f"running on 127.0.0.1:{c.port} (data: {c.data})")
     result = run_sqitch(migration_dsn(), "status")
@@ -141,7 +152,7 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
 def cmd_tenant_create(args: argparse.Namespace) -> int:
     from skeldir import admin
 
-    tenant = admin.tenant_create(migration_dsn(), args.name, Settings.from_env().public_url)
+    tenant = admin.tenant_create(migration_dsn(), args.name, public_url())
     if args.json:
         print(json.dumps(tenant))
         return 0
@@ -255,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(db, "up", cmd_db_up, "install, start, bootstrap, sqitch deploy (idempotent)")
     add(db, "down", cmd_db_down, "stop the embedded cluster")
-    add(db, "status", cmd_db_status, "cluster state and sqitch status")
+    p = add(db, "status", cmd_db_status, "cluster state and sqitch status")
+    p.epilog = "exit status (as pg_ctl status): 0 running, 3 stopped or not initialized, 1 error"
     add(db, "env", cmd_db_env, "print shell-exportable SKELDIR_*_DATABASE_URL lines")
     p = add(db, "psql", cmd_db_psql, "open psql (as app_user by default)")
     p.add_argument("--as", dest="as_role", choices=["app", "migration", "admin"], default="app")
@@ -286,8 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     ops.register(sub, add)
 
     p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
 
     p = add(sub, "worker", cmd_worker, "run the task poller as app_user")
     p.add_argument("--queues", default="attribution,maintenance,housekeeping,llm")
@@ -319,8 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the result as JSON to FILE")
 
     p = add(sub, "up", cmd_up, "database, shell and worker in the foreground; Ctrl-C stops all")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address the shell listens on (default 127.0.0.1; 0.0.0.0: all)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port the shell listens on (default 8000); while up runs, endpoint URLs printed by it and by "
+        "'skeldir tenant create' use this host and port unless SKELDIR_PUBLIC_URL is set",
+    )
     p.add_argument("--metrics-port", type=int, default=9108, help="worker exporter port (0: off)")
     demo = sub.add_parser("demo", help="the demo tenant of 'skeldir up'").add_subparsers(
         dest="demo_command", required=True, metavar="ACTION"

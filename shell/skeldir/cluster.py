@@ -2,18 +2,24 @@
 
 One folder (``SKELDIR_HOME``) holds the data directory, the socket directory, the server
 log and the generated passwords. The server never runs as root: when the CLI is root it
-runs every server binary as the ``postgres`` system user (SPEC §9).
+runs every server binary as the ``postgres`` system user (SPEC §9). That user must reach
+the data directory, which a clone under ``/root`` or a ``mktemp -d`` folder (mode 700)
+forbids; then the server's own files live in a folder of their own under
+``/var/lib/skeldir`` (``Cluster.server_dir``) and the home folder keeps the rest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -23,6 +29,26 @@ from skeldir.config import PROJECT_DIR, Settings
 
 DATABASE = "skeldir"
 TEMPLATE_DATABASE = "skeldir_template"
+
+# Where the server's files go when the server user cannot reach the home folder.
+SERVER_ROOT = Path("/var/lib/skeldir")
+
+# step, seconds, detail: one progress line per step of ``Cluster.up`` and ``skeldir up``.
+Progress = Callable[[str, float, str], None]
+
+
+def progress_line(step: str, seconds: float, detail: str) -> str:
+    """The progress line format, shared with scripts/install."""
+    return f"skeldir: {step:<14} {seconds:6.1f} s  {detail}"
+
+
+def print_progress(step: str, seconds: float, detail: str) -> None:
+    print(progress_line(step, seconds, detail), flush=True)
+
+
+def _quiet(step: str, seconds: float, detail: str) -> None:
+    """No progress output (tests, prove)."""
+
 
 # Debian package -> a file that proves it is installed.
 DEBIAN_PACKAGES = {
@@ -38,18 +64,19 @@ class ClusterError(Exception):
     """A failure the operator can act on; the CLI prints it as one line."""
 
 
-def ensure_packages(extra: dict[str, str] | None = None) -> None:
-    """Install the Debian packages the cluster needs, or say exactly how to."""
+def ensure_packages(extra: dict[str, str] | None = None) -> list[str]:
+    """Install the Debian packages the cluster needs, or say exactly how to; returns those installed."""
     wanted = {**DEBIAN_PACKAGES, **(extra or {})}
     missing = [pkg for pkg, probe in wanted.items() if not Path(probe).exists()]
     if not missing:
-        return
+        return []
     command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
     if os.geteuid() != 0:
         raise ClusterError(f"missing Debian packages; run: sudo apt-get update && sudo {' '.join(command)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    return missing
 
 
 def pgmq_sql_path() -> Path:
@@ -69,16 +96,31 @@ class Cluster:
         return self.settings.home
 
     @property
+    def _server_dir_pointer(self) -> Path:
+        return self.home / "server-dir"
+
+    @property
+    def server_dir(self) -> Path:
+        """Where the server's own files live (data, socket, log, PgBouncer's folder).
+
+        The home folder, unless ``init`` found that the server user cannot reach it and
+        recorded another folder under ``SERVER_ROOT`` in ``home/server-dir``.
+        """
+        if self._server_dir_pointer.exists():
+            return Path(self._server_dir_pointer.read_text().strip())
+        return self.home
+
+    @property
     def data(self) -> Path:
-        return self.home / "pgdata"
+        return self.server_dir / "pgdata"
 
     @property
     def run_dir(self) -> Path:
-        return self.home / "run"
+        return self.server_dir / "run"
 
     @property
     def log_file(self) -> Path:
-        return self.home / "log" / "postgres.log"
+        return self.server_dir / "log" / "postgres.log"
 
     @property
     def password_file(self) -> Path:
@@ -106,6 +148,41 @@ class Cluster:
         if user:
             command = ["runuser", "-u", user, "--", *command]
         return subprocess.run(command, check=check, text=True, capture_output=True, **kw)
+
+    def _reachable_by_server(self, path: Path) -> bool:
+        """Whether the server user can traverse every folder down to ``path`` (as the kernel decides)."""
+        user = self._server_user()
+        if not user:
+            return True
+        probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(path)], capture_output=True)
+        return probe.returncode == 0
+
+    def _own_server_dir(self) -> Path:
+        """A folder under SERVER_ROOT for this home folder: readable name plus a hash of the full path."""
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", str(self.home)).strip("-")[-48:]
+        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
+        return SERVER_ROOT / f"{slug}-{digest}"
+
+    def _place_server_dir(self) -> None:
+        """Before initdb: keep the server's files in the home folder if the server user can reach it."""
+        if self._server_dir_pointer.exists() or self._reachable_by_server(self.home):
+            return
+        target = self._own_server_dir()
+        SERVER_ROOT.mkdir(parents=True, exist_ok=True)
+        SERVER_ROOT.chmod(0o755)
+        # No pointer named it, so whatever is there is a leftover of a home folder deleted by hand.
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(mode=0o755)
+        self._server_dir_pointer.write_text(f"{target}\n")
+
+    def destroy(self) -> None:
+        """Stop the server and remove the home folder and, if elsewhere, the server's folder."""
+        if self.is_running():
+            self.stop("immediate")
+        server_dir = self.server_dir
+        if server_dir != self.home and server_dir.parent == SERVER_ROOT:
+            shutil.rmtree(server_dir, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def _chown_to_server(self, *paths: Path) -> None:
         user = self._server_user()
@@ -137,6 +214,7 @@ class Cluster:
             return
         self.home.mkdir(parents=True, exist_ok=True)
         self.home.chmod(0o755)
+        self._place_server_dir()
         self._chown_to_server(self.data, self.run_dir, self.log_file.parent)
         result = self._pg(
             "initdb", "-D", str(self.data), "-U", "postgres", "-E", "UTF8",
@@ -145,7 +223,7 @@ class Cluster:
         )  # fmt: skip
         if result.returncode != 0:
             raise ClusterError(
-                f"initdb failed (is {self.home} reachable by the server user?): "
+                f"initdb failed (is {self.data} reachable by the server user?): "
                 + (result.stderr.strip().splitlines() or ["no output"])[-1]
             )
         with (self.data / "postgresql.conf").open("a") as conf:
@@ -257,13 +335,31 @@ class Cluster:
     def sqitch(self, action: str, *args: str, database: str = DATABASE) -> subprocess.CompletedProcess:
         return run_sqitch(self.dsn("migration_owner", database), action, *args)
 
-    def up(self) -> None:
-        ensure_packages()
+    def up(self, progress: Progress = _quiet) -> None:
+        """Install what is missing, initdb, start, bootstrap, sqitch deploy: one progress call per step."""
+        clock = time.monotonic()
+        installed = ensure_packages()
+        if installed:
+            progress("packages", time.monotonic() - clock, f"installed {' '.join(installed)}")
+        if not self.is_initialized():
+            clock = time.monotonic()
+            self.init()
+            progress("initdb", time.monotonic() - clock, f"new cluster in {self.data}")
+        clock = time.monotonic()
+        was_running = self.is_running()
         self.start()
+        state = "already running" if was_running else "started"
+        progress("postgres", time.monotonic() - clock, f"{state} on 127.0.0.1:{self.port}")
+        clock = time.monotonic()
         self.bootstrap()
+        progress("bootstrap", time.monotonic() - clock, "roles migration_owner, app_user, app_ro, matview_owner")
+        clock = time.monotonic()
         result = self.sqitch("deploy")
         if result.returncode != 0:
             raise ClusterError(f"sqitch deploy failed: {last_line(result)}")
+        deployed = sum(1 for line in result.stdout.splitlines() if line.startswith("  + "))
+        detail = f"{deployed} changes deployed as migration_owner" if deployed else "schema up to date"
+        progress("sqitch deploy", time.monotonic() - clock, detail)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ ENV_DOC = {
     "SKELDIR_DATABASE_URL": "runtime DSN for shell and worker (app_user)",
     "SKELDIR_MIGRATION_DATABASE_URL": "DSN for sqitch and operator commands (migration_owner)",
     "SKELDIR_ADMIN_DATABASE_URL": "superuser DSN: printed for the embedded cluster; read only by skeldir db bootstrap",
-    "SKELDIR_PUBLIC_URL": "base URL printed in endpoint URLs (default: http://127.0.0.1:8000)",
+    "SKELDIR_PUBLIC_URL": "base URL in endpoint URLs (default: a running 'skeldir up's host and port, else http://127.0.0.1:8000)",
     "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
     "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
     "SKELDIR_LLM_STUB_LATENCY_MS": "stub LLM provider: latency per call in ms (default: 5)",

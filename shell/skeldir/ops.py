@@ -1,9 +1,10 @@
 """Operator subcommands: ``skeldir dashboard NAME`` and ``skeldir llm kill-switch on|off``.
 
 Dashboards are the named queries in ``sql/dashboards/*.sql`` (see docs/dashboards.md); this
-runs one in a single transaction as app_user, scoped to a tenant when ``--tenant`` is given,
-and prints an aligned table or CSV. The kill switch is one call of
-``api.llm_kill_switch_set`` as migration_owner.
+runs one in a single transaction as app_user, scoped to the tenant ``--tenant`` names by id or
+slug (``api.tenant_scope``), and prints an aligned table or CSV. A tenant dashboard without
+``--tenant`` is refused in one line rather than printing an empty table. The kill switch is
+one call of ``api.llm_kill_switch_set`` as migration_owner.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from skeldir.config import PROJECT_DIR
 from skeldir.db import one_line
 
 DASHBOARD_DIR = PROJECT_DIR / "sql" / "dashboards"
+# Dashboards with rows without a tenant; every other one shows one tenant's rows (docs/dashboards.md).
+GLOBAL_DASHBOARDS = frozenset({"queue_health", "matview_freshness", "llm_breaker_shutoff"})
 
 
 def dashboard_names() -> list[str]:
@@ -42,10 +45,12 @@ def run_dashboard(dsn: str, name: str, tenant: str | None) -> tuple[list[str], l
     from skeldir.cli import CliError
 
     query = dashboard_path(name).read_text()
+    if not tenant and name not in GLOBAL_DASHBOARDS:
+        raise CliError(f"dashboard {name} shows one tenant's rows: pass --tenant with a tenant id or slug")
     try:
         with psycopg.connect(dsn) as conn:
             if tenant:
-                conn.execute("SELECT api.tenant_set(%s)", [tenant])
+                conn.execute("SELECT api.tenant_scope(%s)", [tenant])
             cur = conn.execute(query)
             columns = [d.name for d in cur.description or []]
             rows = cur.fetchall()
@@ -110,7 +115,10 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     """Adds the operator subcommands to the ``skeldir`` parser (called by cli.build_parser)."""
     p = add(sub, "dashboard", cmd_dashboard, "run an operator dashboard of sql/dashboards (table or CSV)")
     p.add_argument("name", help="one of: " + ", ".join(dashboard_names()))
-    p.add_argument("--tenant", help="tenant id (uuid) whose rows to show; global dashboards need none")
+    p.add_argument(
+        "--tenant",
+        help="tenant id or slug whose rows to show (required but for: " + ", ".join(sorted(GLOBAL_DASHBOARDS)) + ")",
+    )
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     llm = sub.add_parser("llm", help="LLM boundary controls").add_subparsers(
         dest="llm_command", required=True, metavar="ACTION"

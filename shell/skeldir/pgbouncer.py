@@ -35,7 +35,7 @@ class Bouncer:
 
 def write_config(cluster: Cluster, port: int, pool_size: int = 16, max_clients: int = 1000) -> Bouncer:
     """pgbouncer.ini + userlist.txt (0600) for the runtime roles of the embedded cluster."""
-    folder = cluster.home / "pgbouncer"
+    folder = cluster.server_dir / "pgbouncer"  # PgBouncer runs as the server user: its folder is reachable
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     passwords = cluster.passwords()

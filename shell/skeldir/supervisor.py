@@ -1,4 +1,10 @@
-"""``skeldir up`` / ``skeldir down``: database, shell and worker as one foreground unit."""
+"""``skeldir up`` / ``skeldir down``: database, shell and worker as one foreground unit.
+
+``skeldir up`` prints one progress line per step (packages, initdb, postgres, bootstrap,
+sqitch deploy, demo tenant, shell, worker) with its duration. While it runs, the URL the
+shell is reachable at (from ``--host``/``--port``, or ``SKELDIR_PUBLIC_URL``) is kept in the
+cluster folder, so ``skeldir tenant create`` in another terminal prints endpoints that work.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +18,83 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from skeldir import admin
-from skeldir.cluster import Cluster
+from skeldir.cluster import Cluster, print_progress
+from skeldir.config import env
 
 
 def pid_file(cluster: Cluster) -> Path:
     return cluster.home / "processes.json"
 
 
+def public_url_file(cluster: Cluster) -> Path:
+    return cluster.home / "public-url"
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL this machine reaches a shell listening on host:port at (a wildcard host: loopback)."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def derived_public_url(host: str, port: int) -> str:
+    """SKELDIR_PUBLIC_URL, else the local URL of the shell's --host/--port."""
+    given = env("SKELDIR_PUBLIC_URL")
+    return given.rstrip("/") if given else local_url(host, port)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_public_url(cluster: Cluster) -> str | None:
+    """The public URL of this cluster's running ``skeldir up``, if its shell is alive."""
+    path, pids = public_url_file(cluster), pid_file(cluster)
+    if not (path.exists() and pids.exists()):
+        return None
+    shell = json.loads(pids.read_text()).get("shell")
+    return path.read_text().strip() if isinstance(shell, int) and _alive(shell) else None
+
+
+def rebased(tenant: dict, public_url: str) -> dict:
+    """The tenant with its endpoint URLs on ``public_url`` (the tokens stay)."""
+    endpoints = {v: f"{public_url}/webhooks/{url.split('/webhooks/', 1)[1]}" for v, url in tenant["endpoints"].items()}
+    return {**tenant, "endpoints": endpoints}
+
+
 def demo_tenant(cluster: Cluster, public_url: str) -> dict:
-    """The demo tenant, created once and kept (0600) in the cluster folder."""
+    """The demo tenant, created once and kept (0600) in the cluster folder; endpoints on ``public_url``."""
     path = cluster.home / "demo-tenant.json"
     if path.exists():
-        return json.loads(path.read_text())
+        return rebased(json.loads(path.read_text()), public_url)
     tenant = admin.tenant_create(cluster.dsn("migration_owner"), "Demo Store", public_url)
     path.touch(mode=0o600)
     path.write_text(json.dumps(tenant, indent=2))
     return tenant
+
+
+def wait_http_ok(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    """Polls ``url`` until it answers 200; False when ``proc`` exits or ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
 
 
 def stripe_curl(tenant: dict) -> str:
@@ -67,16 +131,28 @@ def stripe_curl(tenant: dict) -> str:
     )
 
 
-def up(cluster: Cluster, host: str, port: int, metrics_port: int = 9108) -> int:
-    cluster.up()
-    tenant = demo_tenant(cluster, os.environ.get("SKELDIR_PUBLIC_URL") or f"http://{host}:{port}")
-    env = {**os.environ, "SKELDIR_DATABASE_URL": cluster.dsn("app_user")}
+def up(cluster: Cluster, host: str, port: int, metrics_port: int = 9108, ready_timeout: float = 60.0) -> int:
+    cluster.up(print_progress)
+    public_url = derived_public_url(host, port)
+    clock = time.monotonic()
+    existed = (cluster.home / "demo-tenant.json").exists()
+    tenant = demo_tenant(cluster, public_url)
+    print_progress("demo tenant", time.monotonic() - clock, "kept from the last run" if existed else "created")
+    child_env = {**os.environ, "SKELDIR_DATABASE_URL": cluster.dsn("app_user"), "SKELDIR_PUBLIC_URL": public_url}
     cli = [sys.executable, "-m", "skeldir.cli"]
-    shell = subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)], env=env)
-    worker = subprocess.Popen([*cli, "worker", "--metrics-port", str(metrics_port)], env=env)
+    clock = time.monotonic()
+    shell = subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)], env=child_env)
+    worker = subprocess.Popen([*cli, "worker", "--metrics-port", str(metrics_port)], env=child_env)
     pid_file(cluster).write_text(json.dumps({"shell": shell.pid, "worker": worker.pid}))
+    public_url_file(cluster).write_text(f"{public_url}\n")
+    local = local_url(host, port)
+    ok = wait_http_ok(f"{local}/health/live", shell, ready_timeout)
+    print_progress("shell", time.monotonic() - clock, f"ready on {local}" if ok else "not answering yet")
+    ok = ok and wait_http_ok(f"{local}/health/worker", worker, ready_timeout)
+    detail = "ready (heartbeat and queue round trip)" if ok else "not ready yet"
+    print_progress("worker", time.monotonic() - clock, detail)
     metrics = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "off"
-    print(f"\nSkeldir is up: shell http://{host}:{port}, worker metrics {metrics}")
+    print(f"\nSkeldir is up: shell {public_url}, worker metrics {metrics}")
     print(f"demo tenant {tenant['tenant_id']} (API key and secrets in {cluster.home}/demo-tenant.json)")
     print("send a signed Stripe webhook (fresh signature: skeldir demo curl):\n")
     print(stripe_curl(tenant))
@@ -106,6 +182,7 @@ def up(cluster: Cluster, host: str, port: int, metrics_port: int = 9108) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     pid_file(cluster).unlink(missing_ok=True)
+    public_url_file(cluster).unlink(missing_ok=True)
     cluster.stop()
     print("stopped shell, worker and database")
     return status
@@ -121,6 +198,7 @@ def down(cluster: Cluster) -> int:
             except ProcessLookupError:
                 pass
         path.unlink()
+    public_url_file(cluster).unlink(missing_ok=True)
     print("postgres stopped" if cluster.stop() else "postgres was not running")
     return 0
 
@@ -130,5 +208,7 @@ def demo_curl(cluster: Cluster) -> int:
     if not path.exists():
         print("skeldir: no demo tenant yet; run: skeldir up", file=sys.stderr)
         return 1
-    print(stripe_curl(json.loads(path.read_text())))
+    tenant = json.loads(path.read_text())
+    public_url = env("SKELDIR_PUBLIC_URL") or running_public_url(cluster)
+    print(stripe_curl(rebased(tenant, public_url.rstrip("/")) if public_url else tenant))
     return 0

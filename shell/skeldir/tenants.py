@@ -84,7 +84,20 @@ def cmd_rotate_secret(args: argparse.Namespace) -> int:
     return 0
 
 
-DLQ_COLUMNS = ("dead_event_id", "tenant_slug", "vendor", "reason", "received_at", "replay_outcome", "replay_event_id")
+DLQ_COLUMNS = (
+    "dead_event_id",
+    "tenant_slug",
+    "vendor",
+    "reason",
+    "received_at",
+    "replay_outcome",
+    "replay_event_id",
+    "detail",  # last: free text of any length, so it does not push the other columns apart
+)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
@@ -97,7 +110,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     print("  ".join(c.ljust(w) for c, w in zip(DLQ_COLUMNS, widths, strict=True)).rstrip())
     for t in table:
         print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())
-    print(f"({len(rows)} dead letters)")
+    print(f"({plural(len(rows), 'dead letter')})")
     return 0
 
 
@@ -114,15 +127,39 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
         )
     else:
         rows = _call("SELECT * FROM api.dead_letter_replay_reason(%s, %s)", [args.reason, args.tenant])
+    still_failing = [r for r in rows if r["outcome"] in STILL_FAILING]
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
-            target = f"event {r['event_id']}" if r["event_id"] is not None else r["reason_now"]
-            print(f"dead letter {r['dead_event_id']}: {r['outcome']} ({target})")
-        print(f"({len(rows)} replayed)")
-    still_failing = [r for r in rows if r["outcome"] in ("dead_lettered", "not_replayable")]
+            print(f"dead letter {r['dead_event_id']}: {r['outcome']} ({replay_target(r)})")
+        print(replay_summary(rows, len(still_failing)))
     return 3 if still_failing else 0
+
+
+def replay_target(row: dict[str, Any]) -> str:
+    if row["event_id"] is not None:
+        return f"event {row['event_id']}"
+    if row["outcome"] == "not_replayable":
+        return f"{row['reason_now']}: only the body's hash was kept; the sender must deliver it again"
+    return row["reason_now"]
+
+
+# Outcomes after which a dead letter stays pending; any of them makes `dlq replay` exit 3.
+STILL_FAILING = ("dead_lettered", "not_replayable")
+
+
+def replay_summary(rows: list[dict[str, Any]], failing: int) -> str:
+    """One closing line: what happened to how many, and why the exit status is what it is."""
+    if not rows:
+        return "(no pending dead letters matched; nothing replayed)"
+    outcomes: dict[str, int] = {}
+    for r in rows:
+        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items())
+    if not failing:
+        return f"({plural(len(rows), 'dead letter')} replayed: {counts})"
+    return f"({plural(len(rows), 'dead letter')}: {counts}; {failing} still pending, exit 3)"
 
 
 def register_tenant(tenant: argparse._SubParsersAction, add: Add) -> None:
@@ -153,6 +190,9 @@ def register_dlq(sub: argparse._SubParsersAction, add: Add) -> None:
     p.add_argument("--all", dest="include_replayed", action="store_true", help="include replayed ones")
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p = add(dlq, "replay", cmd_dlq_replay, "re-run dead letters through the same mapping and dedupe")
+    p.epilog = (
+        "exit status: 0 every dead letter replayed (accepted, duplicate or ignored), 3 some still pending, 1 error"
+    )
     p.add_argument("id", nargs="?", type=int, help="dead letter id")
     p.add_argument("--reason", help="replay every pending dead letter with this reason")
     p.add_argument("--tenant", help="with --reason: only this tenant (id or slug)")
