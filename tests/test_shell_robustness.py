@@ -28,10 +28,12 @@ from vendor_signers import sender
 
 from skeldir import admin
 from skeldir.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.protocol import HEAD_TIMEOUT
 from support import Database, dumps, free_port, skeldir_process, stop_process, stripe_event, stripe_signature, wait_http
 
 POOL_TIMEOUT = 1.0  # the shell's SKELDIR_POOL_TIMEOUT here: its watchdog answers after 1 s + margin
 DEADLINE = POOL_TIMEOUT + 3.0  # skeldir.watchdog.WATCHDOG_MARGIN
+BODY_TIMEOUT = 2.0
 CLEAN_EXIT = (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled once it has shut down
 
 FAULT_TRIGGER = """
@@ -70,7 +72,11 @@ def faulty_db(cluster: Cluster) -> Iterator[Database]:
 
 def start_shell(db: Database, log: Path) -> Shell:
     port = free_port()
-    env = {"SKELDIR_GROUP_COMMIT_FLUSHERS": "1", "SKELDIR_POOL_TIMEOUT": str(POOL_TIMEOUT)}
+    env = {
+        "SKELDIR_GROUP_COMMIT_FLUSHERS": "1",
+        "SKELDIR_POOL_TIMEOUT": str(POOL_TIMEOUT),
+        "SKELDIR_BODY_TIMEOUT": str(BODY_TIMEOUT),
+    }
     proc = skeldir_process(["serve", "--port", str(port)], db.app, log, env)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health/live")
@@ -268,3 +274,36 @@ def test_paypal_delivery_with_an_infinite_or_unparseable_transmission_time_is_40
         d = paypal.deliver(paypal.sample(), transmission_time=when)
         response = httpx.post(d.url, content=d.body, headers=d.headers, timeout=10)
         assert (when, response.status_code, response.json()) == (when, 401, {"status": "unauthorized"})
+
+
+def test_slowloris_gets_408_for_a_body_and_a_closed_connection_for_a_head_that_never_completes(shell: Shell) -> None:
+    port = int(shell.url.rsplit(":", 1)[1])
+    with (
+        socket.create_connection(("127.0.0.1", port)) as slow_body,
+        socket.create_connection(("127.0.0.1", port)) as slow_head,
+    ):
+        slow_body.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"{" * 10)
+        slow_head.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        slow_body.settimeout(BODY_TIMEOUT + 10)
+        answer = slow_body.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert b'"status":"request_timeout"' in answer
+        assert BODY_TIMEOUT - 0.5 < time.monotonic() - started < BODY_TIMEOUT + 3
+
+        slow_head.settimeout(0.5)
+        closed_after = None
+        while time.monotonic() - started < HEAD_TIMEOUT + 10:
+            try:
+                slow_head.sendall(b"X")  # one header byte now and then keeps it from ever completing
+                if slow_head.recv(1024) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+    assert closed_after is not None and HEAD_TIMEOUT - 0.5 < closed_after < HEAD_TIMEOUT + 3, closed_after
+    samples = scrape(f"{shell.url}/metrics")
+    assert value(samples, "skeldir_webhook_outcomes_total", vendor="stripe", outcome="request_timeout") == 1

@@ -30,12 +30,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from skeldir import logs, paypal, read_api
 from skeldir.batching import Delivery, DeliveryTimeout, GroupCommit
-from skeldir.coalesce import CoalescingHttpToolsProtocol
 from skeldir.config import Settings, env
 from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege, http_status_of
 from skeldir.llm.routes import routes as llm_routes
 from skeldir.metrics import ObserveMiddleware, ShellMetrics
 from skeldir.openapi import openapi_document
+from skeldir.protocol import ShellProtocol
 from skeldir.watchdog import SHUTDOWN_GRACE, WATCHDOG_MARGIN, Watchdog
 
 log = logging.getLogger("skeldir.shell")
@@ -100,11 +100,17 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The raw body, refusing (without reading it all) anything over the limit."""
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The raw body, refusing (without reading it all) anything over the limit, and raising
+    TimeoutError when it has not arrived whole within ``timeout`` seconds (slowloris)."""
     declared = declared_length(scope["headers"])
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    async with asyncio.timeout(timeout):
+        return await _read_chunks(receive, limit)
+
+
+async def _read_chunks(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -142,10 +148,16 @@ async def ingest(state: State, scope: Scope, receive: Receive, vendor: str, rout
     """One webhook delivery, reached through ``WebhookRoutes`` or the router alike."""
     scope.setdefault("state", {})["vendor"] = vendor
     try:
-        body = await read_body(scope, receive, state.settings.max_body_bytes)
+        body = await read_body(scope, receive, state.settings.max_body_bytes, state.settings.body_timeout)
     except BodyTooLarge:
         return JSONResponse(
             {"status": "payload_too_large", "limit_bytes": state.settings.max_body_bytes}, status_code=413
+        )
+    except TimeoutError:
+        return JSONResponse(
+            {"status": "request_timeout", "limit_seconds": state.settings.body_timeout},
+            status_code=408,
+            headers={"Connection": "close"},
         )
     headers = header_map(scope["headers"])
     deadline = state.watchdog.deadline()  # every wait below ends by then: 503 rather than never
@@ -465,7 +477,7 @@ def serve(dsn: str, host: str, port: int) -> int:
         host=host,
         port=port,
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,  # httptools, one socket write per response (coalesce.py)
+        http=ShellProtocol,  # httptools, one socket write per response, a deadline on request heads
         access_log=False,
         log_level="warning",
         log_config=None,

@@ -43,6 +43,7 @@ OUTCOMES = frozenset(
         "unauthorized",
         "unknown_vendor",
         "payload_too_large",
+        "request_timeout",
         "unavailable",
         "client_disconnect",
         "error",
@@ -199,7 +200,7 @@ def route_template(scope: Scope) -> str:
 def webhook_outcome(state: dict, status: int) -> str:
     outcome = state.get("outcome")
     if outcome is None:
-        outcome = {413: "payload_too_large", 503: "unavailable"}.get(status, "error")
+        outcome = {408: "request_timeout", 413: "payload_too_large", 503: "unavailable"}.get(status, "error")
     return outcome if outcome in OUTCOMES else "error"
 
 
