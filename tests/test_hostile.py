@@ -8,7 +8,8 @@ Then every answer is held against the database's own counts: events stored = the
 accepted answers' event ids, dead letters = the dead_lettered answers, the unauthorized and
 ignored counters = the 401 and ignored answers of addressed requests, duplicates point at stored
 events, per tenant; nothing stored for unaddressed input; each tenant sees exactly its own
-events through RLS; and the shell counted no 5xx and logged no error.
+events through RLS; the shell counted no 5xx, a client disconnect for each hang-up (and
+none but for malformed requests besides), and logged no error.
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ def test_hostile_traffic_is_answered_without_5xx_and_the_database_holds_exactly_
         for (name, labels), v in samples.items()
         if name == "skeldir_http_requests_total" and v > 0 and dict(labels)["status"].startswith("5")
     ]
+    # Every hang-up is a client disconnect; so may be a malformed body (uvicorn answers 400 and
+    # closes while the handler waits for the rest), and nothing else.
+    hung_up = sum(1 for o in ledger.outcomes if o.exchange.hang_up)
+    malformed = sum(1 for o in ledger.outcomes if o.exchange.malformed)
+    disconnects = sum(v for (name, _), v in samples.items() if name == "skeldir_http_client_disconnects_total")
+    if not hung_up <= disconnects <= hung_up + malformed:
+        problems.append(f"{disconnects:g} client disconnects counted for {hung_up} hang-ups, {malformed} malformed")
     records = [json.loads(line) for line in target.log.read_text().splitlines() if line.startswith("{")]
     problems += [f"shell logged {r}" for r in records if r["level"] in ("error", "critical")][:5]
     assert not problems, f"seed {chosen}, {summary}, {len(problems)} problems:\n" + "\n".join(problems[:40])

@@ -34,8 +34,10 @@ BACKOFF_CAP = 5.0  # ...up to this
 
 
 def unreachable(exc: psycopg.OperationalError) -> bool:
-    """A failure to connect that time can mend. An authentication error or a missing database
-    (class 28, 3D) cannot: retrying it would only hide a configuration mistake."""
+    """A failure to connect, or a server starting, stopping or full: worth retrying. libpq
+    reports every failed connection attempt without a SQLSTATE, so a refused password or a
+    missing database is retried too (the caller logs its message); an error on an open
+    connection with a SQLSTATE of another class is not."""
     return exc.sqlstate is None or exc.sqlstate[:2] in ("08", "57") or exc.sqlstate == "53300"
 
 
