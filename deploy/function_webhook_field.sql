@@ -2,8 +2,14 @@
 BEGIN;
 
 /**
- * What a vendor mapping produces. supported = false means an unsupported topic (200
- * ignored); customer_email is hashed before anything is stored and never persisted.
+ * One revenue fact a vendor delivery carries (SPEC §5 step 4). A mapping returns an array
+ * of them: every element with supported = true is a fact; an element with supported =
+ * false only names the topic of a delivery that carries none (200 ignored).
+ * fact_key is the vendor's business identity of the fact ('payment:pi_1', 'refund:re_9',
+ * 'order:1001'); vendor_event_id the delivery's own id. cumulative_minor, when set, makes
+ * a refund a level of a cumulative total (Stripe's charge.refunded amount_refunded): the
+ * ingest path then records only the part of it not yet recorded for the same payment_ref.
+ * customer_email is hashed before anything is stored and never persisted.
  */
 CREATE TYPE skeldir.webhook_event AS (
     supported       boolean,
@@ -20,9 +26,11 @@ CREATE TYPE skeldir.webhook_event AS (
     utm_campaign    text,
     referrer        text,
     landing_page    text,
-    customer_email  text
+    customer_email  text,
+    fact_key        text,
+    cumulative_minor bigint
 );
-COMMENT ON TYPE skeldir.webhook_event IS 'A vendor delivery mapped to the canonical event shape.';
+COMMENT ON TYPE skeldir.webhook_event IS 'One revenue fact of a vendor delivery, keyed by the vendor''s business identity.';
 
 /**
  * The JSON value at a dotted path, required and of the given jsonb type.
@@ -76,6 +84,28 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION skeldir._ident(jsonb, text) IS 'Required id, string or exact number. Raises SK422.';
+
+/**
+ * An optional identifier: NULL when absent or JSON null, the text of a string or exact
+ * number otherwise. Anything else (an object, an array, a boolean) is not an identifier:
+ * SK422 bad_type:<path>, so a hostile document cannot smuggle a huge array in as a reference.
+ */
+CREATE FUNCTION skeldir._optional_ident(doc jsonb, path text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
+BEGIN
+    IF _value IS NULL OR _value = 'null'::jsonb THEN
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_value) NOT IN ('string', 'number') THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:' || path,
+            DETAIL = pg_catalog.format('expected string or number, got %s', pg_catalog.jsonb_typeof(_value));
+    END IF;
+    RETURN nullif(pg_catalog.btrim(_value #>> '{}'), '');
+END;
+$$;
+COMMENT ON FUNCTION skeldir._optional_ident(jsonb, text) IS 'Optional id, string or exact number, else NULL. Raises SK422 bad_type.';
 
 /** A known ISO 4217 code, upper-cased. Raises SK422 bad_currency. */
 CREATE FUNCTION skeldir._currency(code text) RETURNS text

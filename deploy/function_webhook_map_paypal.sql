@@ -2,18 +2,19 @@
 BEGIN;
 
 /**
- * PayPal webhook event -> canonical event. Dedupe key: the event's WH- id.
- *   PAYMENT.CAPTURE.COMPLETED -> payment (resource.amount.value / currency_code)
- *   PAYMENT.SALE.COMPLETED    -> payment (resource.amount.total / currency)
- *   PAYMENT.CAPTURE.REFUNDED  -> refund  (negative; payment_ref = the refunded capture id
- *                                         from the resource's "up" link)
- *   PAYMENT.SALE.REFUNDED     -> refund  (negative; payment_ref = resource.sale_id)
+ * PayPal webhook event -> one revenue fact (SPEC §5). The event's WH- id names the
+ * delivery (kept for tracing); the fact keys on the capture, sale or refund it describes:
+ *   PAYMENT.CAPTURE.COMPLETED -> payment 'payment:<capture id>' (resource.amount.value / currency_code)
+ *   PAYMENT.SALE.COMPLETED    -> payment 'payment:<sale id>'    (resource.amount.total / currency)
+ *   PAYMENT.CAPTURE.REFUNDED  -> refund  'refund:<refund id>'   (negative; payment_ref = the
+ *                                         refunded capture id from the resource's "up" link)
+ *   PAYMENT.SALE.REFUNDED     -> refund  'refund:<refund id>'   (negative; payment_ref = resource.sale_id)
  * Order reference: invoice_id | invoice_number | supplementary_data.related_ids.order_id.
  * Attribution: custom_id (or custom) when it carries a query string with utm_* / referrer /
  * landing_page, e.g. "utm_source=google&utm_medium=cpc". occurred_at: create_time.
  * Raises SK422 with a dead-letter reason code.
  */
-CREATE FUNCTION skeldir._map_paypal(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event
+CREATE FUNCTION skeldir._map_paypal(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     _e      skeldir.webhook_event;
@@ -25,7 +26,7 @@ BEGIN
     _e.supported := _e.topic IN ('PAYMENT.CAPTURE.COMPLETED', 'PAYMENT.SALE.COMPLETED',
                                  'PAYMENT.CAPTURE.REFUNDED', 'PAYMENT.SALE.REFUNDED');
     IF NOT _e.supported THEN
-        RETURN _e;
+        RETURN ARRAY[_e];
     END IF;
     _e.vendor_event_id := skeldir._text(doc, 'id');
     _res := skeldir._field(doc, 'resource', 'object');
@@ -41,7 +42,7 @@ BEGIN
     IF _e.kind = 'refund' THEN
         _e.amount_minor := -_e.amount_minor;
         _e.payment_ref := coalesce(
-            CASE WHEN _sale THEN _res ->> 'sale_id' END,
+            CASE WHEN _sale THEN skeldir._optional_ident(_res, 'sale_id') END,
             (SELECT (pg_catalog.regexp_match(l.value ->> 'href', '/captures/([^/?#]+)'))[1]
                FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(_res -> 'links') = 'array'
                                                          THEN _res -> 'links' ELSE '[]' END) AS l
@@ -50,9 +51,10 @@ BEGIN
     ELSE
         _e.payment_ref := skeldir._text(doc, 'resource.id');
     END IF;
+    _e.fact_key := _e.kind || ':' || skeldir._text(doc, 'resource.id');
     _e.occurred_at := skeldir._timestamp(doc, 'create_time');
-    _e.order_ref := coalesce(nullif(_res ->> 'invoice_id', ''), nullif(_res ->> 'invoice_number', ''),
-                             _res #>> '{supplementary_data,related_ids,order_id}');
+    _e.order_ref := coalesce(skeldir._optional_ident(_res, 'invoice_id'), skeldir._optional_ident(_res, 'invoice_number'),
+                             skeldir._optional_ident(_res, 'supplementary_data.related_ids.order_id'));
     _custom := coalesce(_res ->> 'custom_id', _res ->> 'custom');
     _e.utm_source := skeldir._query_param(_custom, 'utm_source');
     _e.utm_medium := skeldir._query_param(_custom, 'utm_medium');
@@ -61,10 +63,10 @@ BEGIN
     _e.landing_page := skeldir._query_param(_custom, 'landing_page');
     _e.customer_email := coalesce(_res #>> '{payer,email_address}', _res #>> '{payer,payer_info,email}',
                                   doc #>> '{resource,payer_email}');
-    RETURN _e;
+    RETURN ARRAY[_e];
 END;
 $$;
 COMMENT ON FUNCTION skeldir._map_paypal(jsonb, jsonb) IS
-    'Maps a PayPal webhook event. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
+    'Maps a PayPal webhook event to its payment or refund fact. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
 
 COMMIT;

@@ -67,15 +67,21 @@ COMMENT ON FUNCTION skeldir._ingest_count(uuid, text, text) IS 'Increments a dai
 
 /**
  * Steps 3-6 of SPEC §5 for an already authenticated delivery whose body parsed as JSON
- * (or NULL when it did not): redact, map, dedupe, store, enqueue. Also the replay path for
- * dead letters (replayed_from: the dead letter's id). Runs inside the caller's transaction
- * with the tenant GUC already set. Each vendor's mapping is the function
- * skeldir._map_<vendor>(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event, one
- * sqitch change per vendor, called statically (one cached plan per branch).
+ * (or NULL when it did not): redact, map to facts, dedupe each fact, store, enqueue.
+ * Also the replay path for dead letters (replayed_from: the dead letter's id). Runs inside
+ * the caller's transaction with the tenant GUC already set. Each vendor's mapping is the
+ * function skeldir._map_<vendor>(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[],
+ * one sqitch change per vendor, called statically (one cached plan per branch).
  * Everything that can refuse a document (redaction too deep for the stack, a mapping's
- * SK422, a value that cannot be converted) runs in one exception block that writes
- * nothing, so it costs one subtransaction without a subtransaction id: under group commit
- * every delivery already has one of those for itself.
+ * SK422, a value that cannot be converted, a field too long to store or index) runs in
+ * one exception block that writes nothing, so it costs one subtransaction without a
+ * subtransaction id: under group commit every delivery already has one of those for itself.
+ * Each fact is stored once per (tenant, vendor, fact_key); a fact that is a level of a
+ * cumulative refund total (Stripe) stores only what exceeds the refunds already recorded
+ * for its payment, under a transaction-scoped advisory lock per payment. Answers:
+ * accepted (event_id: the first new fact, event_ids: all new facts) when at least one fact
+ * is new, duplicate (event_id: the first fact already recorded) when none is, ignored when
+ * the delivery carries no revenue fact.
  */
 CREATE FUNCTION skeldir._ingest_document(
     tenant_id uuid, vendor text, route text, headers jsonb, doc jsonb, body_sha256 bytea,
@@ -83,12 +89,17 @@ CREATE FUNCTION skeldir._ingest_document(
     OUT http_status integer, OUT outcome text, OUT response text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    _facts    skeldir.webhook_event[];
     _e        skeldir.webhook_event;
     _payload  jsonb;
-    _event_id bigint;
     _reason   text;
     _detail   text;
     _answer   record;
+    _ids      bigint[] := '{}';
+    _known    bigint;  -- the first fact of the delivery that was already recorded
+    _id       bigint;
+    _recorded bigint;
+    _customer text;
 BEGIN
     BEGIN
         _payload := skeldir._redact(doc);
@@ -97,18 +108,33 @@ BEGIN
             _detail := pg_catalog.format('top-level JSON value is %s', coalesce(pg_catalog.jsonb_typeof(doc), 'missing'));
         -- A branch is planned only when taken, so a vendor whose map change is not deployed fails alone.
         ELSIF vendor = 'stripe' THEN
-            _e := skeldir._map_stripe(headers, doc);
+            _facts := skeldir._map_stripe(headers, doc);
         ELSIF vendor = 'shopify' THEN
-            _e := skeldir._map_shopify(headers, doc);
+            _facts := skeldir._map_shopify(headers, doc);
         ELSIF vendor = 'woocommerce' THEN
-            _e := skeldir._map_woocommerce(headers, doc);
+            _facts := skeldir._map_woocommerce(headers, doc);
         ELSIF vendor = 'paypal' THEN
-            _e := skeldir._map_paypal(headers, doc);
+            _facts := skeldir._map_paypal(headers, doc);
         ELSIF vendor = 'standard' THEN
-            _e := skeldir._map_standard(headers, doc);
+            _facts := skeldir._map_standard(headers, doc);
         END IF;
-        IF _e IS NULL AND _reason IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'no mapping for vendor ' || vendor;
+        IF _reason IS NULL THEN
+            IF pg_catalog.cardinality(_facts) IS NULL THEN
+                RAISE EXCEPTION USING ERRCODE = 'SK404', MESSAGE = 'no mapping for vendor ' || vendor;
+            END IF;
+            -- What the table or its indexes would refuse is the document's fault: say which field.
+            FOREACH _e IN ARRAY _facts LOOP
+                CONTINUE WHEN NOT _e.supported;
+                _detail := CASE
+                    WHEN pg_catalog.length(_e.vendor_event_id) > 255 THEN 'delivery id'
+                    WHEN pg_catalog.length(_e.fact_key) > 255 THEN 'fact id ' || pg_catalog.split_part(_e.fact_key, ':', 1)
+                    WHEN pg_catalog.length(_e.order_ref) > 255 THEN 'order reference'
+                    WHEN pg_catalog.length(_e.payment_ref) > 255 THEN 'payment reference' END;
+                IF _detail IS NOT NULL THEN
+                    RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'field_too_long',
+                        DETAIL = _detail || ' longer than 255 characters';
+                END IF;
+            END LOOP;
         END IF;
     EXCEPTION
         WHEN undefined_function THEN
@@ -137,54 +163,75 @@ BEGIN
         RETURN;
     END IF;
 
-    IF NOT _e.supported THEN
+    FOREACH _e IN ARRAY _facts LOOP
+        CONTINUE WHEN NOT _e.supported;
+        IF _e.cumulative_minor IS NOT NULL THEN
+            -- Two deliveries working out the unrecorded part of one payment's refund total
+            -- at once would both record it: one at a time per payment, until commit.
+            PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+                'refunds:' || _ingest_document.tenant_id::text || ':' || _ingest_document.vendor || ':' || _e.payment_ref, 0));
+            SELECT -coalesce(pg_catalog.sum(ev.amount_minor), 0), pg_catalog.max(ev.id) INTO _recorded, _id
+              FROM skeldir.attribution_events AS ev
+             WHERE ev.tenant_id = _ingest_document.tenant_id AND ev.payment_ref = _e.payment_ref
+               AND ev.vendor = _ingest_document.vendor AND ev.kind = 'refund';
+            IF _e.cumulative_minor <= _recorded THEN
+                _known := coalesce(_known, _id);
+                CONTINUE;
+            END IF;
+            _e.amount_minor := _recorded - _e.cumulative_minor;
+        END IF;
+        IF _customer IS NULL THEN
+            _customer := coalesce(skeldir._customer_ref(_e.customer_email), '');
+        END IF;
+        INSERT INTO skeldir.attribution_events AS ev
+               (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor,
+                currency, occurred_at, utm_source, utm_medium, utm_campaign, referrer, landing_page,
+                customer_ref, payload, route, replayed_from)
+        VALUES (_ingest_document.tenant_id, _ingest_document.vendor, _e.topic, _e.kind,
+                _e.vendor_event_id, _e.fact_key, _e.order_ref, _e.payment_ref, _e.amount_minor, _e.currency,
+                _e.occurred_at, skeldir._redact_text(_e.utm_source), skeldir._redact_text(_e.utm_medium),
+                skeldir._redact_text(_e.utm_campaign), skeldir._redact_text(_e.referrer),
+                skeldir._redact_text(_e.landing_page), nullif(_customer, ''), _payload,
+                _ingest_document.route, _ingest_document.replayed_from)
+        ON CONFLICT ON CONSTRAINT attribution_events_dedupe DO NOTHING
+        RETURNING ev.id INTO _id;
+        IF _id IS NULL THEN
+            IF _known IS NULL THEN
+                SELECT ev.id INTO STRICT _known
+                  FROM skeldir.attribution_events AS ev
+                 WHERE ev.tenant_id = _ingest_document.tenant_id
+                   AND ev.vendor = _ingest_document.vendor
+                   AND ev.fact_key = _e.fact_key;
+            END IF;
+            CONTINUE;
+        END IF;
+        _ids := _ids || _id;
+        -- Same transaction as the fact: either both exist or neither does. What
+        -- pgmq.send('attribution', ...) does (pgmq 1.13, pinned), as a static statement:
+        -- pgmq.send builds its INSERT with EXECUTE, so it is planned again on every call.
+        INSERT INTO pgmq.q_attribution (vt, message)
+        VALUES (pg_catalog.clock_timestamp(), pg_catalog.jsonb_build_object(
+            'task', 'allocate', 'tenant_id', _ingest_document.tenant_id, 'event_id', _id));
+    END LOOP;
+
+    http_status := 200;
+    IF pg_catalog.cardinality(_ids) > 0 THEN
+        outcome := 'accepted';
+        response := pg_catalog.jsonb_build_object('status', 'accepted', 'event_id', _ids[1], 'event_ids', _ids)::text;
+    ELSIF _known IS NOT NULL THEN
+        outcome := 'duplicate';
+        response := pg_catalog.jsonb_build_object('status', 'duplicate', 'event_id', _known)::text;
+    ELSE
         IF replayed_from IS NULL THEN
             PERFORM skeldir._ingest_count(tenant_id, vendor, 'ignored');
         END IF;
-        http_status := 200;
         outcome := 'ignored';
-        response := pg_catalog.jsonb_build_object('status', 'ignored', 'topic', _e.topic)::text;
-        RETURN;
+        response := pg_catalog.jsonb_build_object('status', 'ignored', 'topic', _facts[1].topic)::text;
     END IF;
-
-    INSERT INTO skeldir.attribution_events AS ev
-           (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor,
-            currency, occurred_at, utm_source, utm_medium, utm_campaign, referrer, landing_page,
-            customer_ref, payload, route, replayed_from)
-    VALUES (_ingest_document.tenant_id, _ingest_document.vendor, _e.topic, _e.kind,
-            _e.vendor_event_id, _e.order_ref, _e.payment_ref, _e.amount_minor, _e.currency,
-            _e.occurred_at, skeldir._redact_text(_e.utm_source), skeldir._redact_text(_e.utm_medium),
-            skeldir._redact_text(_e.utm_campaign), skeldir._redact_text(_e.referrer),
-            skeldir._redact_text(_e.landing_page), skeldir._customer_ref(_e.customer_email), _payload,
-            _ingest_document.route, _ingest_document.replayed_from)
-    ON CONFLICT ON CONSTRAINT attribution_events_dedupe DO NOTHING
-    RETURNING ev.id INTO _event_id;
-
-    IF _event_id IS NULL THEN
-        SELECT ev.id INTO STRICT _event_id
-          FROM skeldir.attribution_events AS ev
-         WHERE ev.tenant_id = _ingest_document.tenant_id
-           AND ev.vendor = _ingest_document.vendor
-           AND ev.vendor_event_id = _e.vendor_event_id;
-        http_status := 200;
-        outcome := 'duplicate';
-        response := pg_catalog.jsonb_build_object('status', 'duplicate', 'event_id', _event_id)::text;
-        RETURN;
-    END IF;
-
-    -- Same transaction as the event: either both exist or neither does. What
-    -- pgmq.send('attribution', ...) does (pgmq 1.13, pinned), as a static statement:
-    -- pgmq.send builds its INSERT with EXECUTE, so it is planned again on every call.
-    INSERT INTO pgmq.q_attribution (vt, message)
-    VALUES (pg_catalog.clock_timestamp(), pg_catalog.jsonb_build_object(
-        'task', 'allocate', 'tenant_id', _ingest_document.tenant_id, 'event_id', _event_id));
-    http_status := 200;
-    outcome := 'accepted';
-    response := pg_catalog.jsonb_build_object('status', 'accepted', 'event_id', _event_id)::text;
 END;
 $$;
 COMMENT ON FUNCTION skeldir._ingest_document(uuid, text, text, jsonb, jsonb, bytea, integer, bigint) IS
-    'Map, dedupe, store and enqueue an authenticated delivery; dead-letters with a reason code.';
+    'Map to facts, dedupe each by business identity, store and enqueue an authenticated delivery; dead-letters with a reason code.';
 
 /**
  * Verifies a delivery's signature with any of the tenant's valid secrets for the vendor
@@ -241,10 +288,10 @@ COMMENT ON FUNCTION skeldir._tenant_resolve(text, jsonb, text) IS 'Active tenant
  *   1. resolve the tenant by endpoint token or X-Skeldir-Tenant-Key hash  -> 401 unauthorized
  *      (a WooCommerce creation ping, the unsigned form body webhook_id=N -> 200 ping, nothing stored)
  *   2. verify the vendor signature with the current or previous secret   -> 401 unauthorized
- *   3. parse the raw bytes as UTF-8 JSON and map them                    -> 200 dead_lettered
- *   4. unsupported topic                                                 -> 200 ignored
- *   5. dedupe on (tenant, vendor, vendor event id)                       -> 200 duplicate
- *   6. store the canonical event and enqueue its attribution task        -> 200 accepted
+ *   3. parse the raw bytes as UTF-8 JSON and map them to facts           -> 200 dead_lettered
+ *   4. no revenue fact (unsupported topic, unpaid order)                 -> 200 ignored
+ *   5. every fact already recorded (tenant, vendor, fact_key)             -> 200 duplicate
+ *   6. store the new facts and enqueue their attribution tasks            -> 200 accepted
  * Unknown vendor -> 404. headers: a JSON object of lower-cased header names.
  * Returns the HTTP status, a stable outcome label and the JSON body to send verbatim.
  * It sets the tenant GUC transaction-locally before touching any tenant row, so RLS
@@ -313,8 +360,8 @@ BEGIN
     EXCEPTION
         WHEN data_exception OR program_limit_exceeded THEN  -- bad UTF-8 or JSON, \u0000, too deep, too big
             _answer := skeldir._dead_letter(
-                _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body),
-                pg_catalog.length(body), 'invalid_json', SQLERRM);
+                _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body), pg_catalog.length(body),
+                CASE WHEN SQLSTATE = '22021' THEN 'invalid_utf8' ELSE 'invalid_json' END, SQLERRM);
             http_status := _answer.http_status;
             outcome := _answer.outcome;
             response := _answer.response;
@@ -331,11 +378,75 @@ $$;
 COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
     'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; internal SQLSTATE SK422 (mapping) is handled inside; SK404 when a vendor''s mapping is not deployed.';
 /**
+ * The answer to a delivery whose ingest raised a data error (SQLSTATE class 22, 23 or 54:
+ * a value, a constraint or a size the database refused) that the mapping did not foresee.
+ * Such a document is the sender's fault, not an outage: a 503 would make the vendor retry
+ * it for days. So, in a fresh (sub)transaction after the failed one rolled back: an
+ * unknown tenant or a signature that does not verify (or whose check itself raised, e.g.
+ * a PayPal transmission time of 'infinity') is 401, and an authenticated delivery is
+ * dead-lettered as bad_value (22), constraint_violation (23) or too_large (54), with only
+ * the body's hash and length (the document itself is what could not be handled).
+ * NULL for any other SQLSTATE: the caller reports its error as before.
+ */
+CREATE FUNCTION skeldir._webhook_refused(
+    vendor text, route text, headers jsonb, body bytea, endpoint_token text, sqlstate text, message text,
+    OUT http_status integer, OUT outcome text, OUT response text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _tenant_id uuid;
+    _secrets   text[];
+    _hook      text;
+    _tolerance interval;
+    _valid     boolean;
+    _answer    record;
+BEGIN
+    IF pg_catalog.left(sqlstate, 2) NOT IN ('22', '23', '54') THEN
+        RETURN;
+    END IF;
+    _tenant_id := skeldir._tenant_resolve(vendor, headers, endpoint_token);
+    IF _tenant_id IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant_id::text, true);
+        SELECT pg_catalog.array_remove(ARRAY[s.secret,
+                   CASE WHEN s.previous_expires_at > pg_catalog.now() THEN s.previous_secret END], NULL),
+               s.paypal_webhook_id, st.signature_tolerance
+          INTO _secrets, _hook, _tolerance
+          FROM skeldir.settings AS st
+          LEFT JOIN skeldir.tenant_secrets AS s
+            ON s.tenant_id = _tenant_id AND s.vendor = _webhook_refused.vendor;
+        BEGIN
+            _valid := skeldir._signature_valid(vendor, headers, body, _secrets, _hook, _tolerance);
+        EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+            _valid := false;  -- a header the check cannot even read is a failed check
+        END;
+    END IF;
+    IF NOT coalesce(_valid, false) THEN
+        http_status := 401;
+        outcome := 'unauthorized';
+        response := '{"status": "unauthorized"}';
+        RETURN;
+    END IF;
+    _answer := skeldir._dead_letter(
+        _tenant_id, vendor, route, headers, NULL, pg_catalog.sha256(body), pg_catalog.length(body),
+        CASE pg_catalog.left(sqlstate, 2) WHEN '22' THEN 'bad_value' WHEN '23' THEN 'constraint_violation'
+                                          ELSE 'too_large' END,
+        sqlstate || ': ' || message);
+    http_status := _answer.http_status;
+    outcome := _answer.outcome;
+    response := _answer.response;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._webhook_refused(text, text, jsonb, bytea, text, text, text) IS
+    'After a data error (class 22/23/54) on the ingest path: 401 if not authenticated, else a dead letter; NULL otherwise. Raises nothing of its own.';
+
+/**
  * The webhook entry point runtime roles call: skeldir._webhook_receive (above) as its
  * owner, then the caller's tenant GUC put back, so the tenant a delivery resolved to
  * never leaks into the rest of the caller's transaction (a bad signature sent to a public
- * endpoint token must not scope the caller to that tenant). Runs as its owner because
- * app_user may not read tenants, secrets or event tables.
+ * endpoint token must not scope the caller to that tenant). A data error nothing foresaw
+ * is answered by skeldir._webhook_refused (401 or dead letter), never a 5xx. Runs as its
+ * owner because app_user may not read tenants, secrets or event tables.
+ * Group commit (api.webhook_receive_batch) calls skeldir._webhook_receive itself, inside
+ * its own per-delivery subtransaction, so the exception block here costs single calls only.
  */
 CREATE FUNCTION api.webhook_receive(
     vendor text, route text, headers jsonb, body bytea, endpoint_token text DEFAULT NULL,
@@ -343,9 +454,17 @@ CREATE FUNCTION api.webhook_receive(
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     _caller_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
-    _answer        record := skeldir._webhook_receive(vendor, route, headers, body, endpoint_token);
+    _answer        record;
+    _state         text;
+    _message       text;
     _setting       text;  -- set_config by assignment: a simple expression, where PERFORM runs the executor
 BEGIN
+    BEGIN
+        _answer := skeldir._webhook_receive(vendor, route, headers, body, endpoint_token);
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
+        GET STACKED DIAGNOSTICS _state = RETURNED_SQLSTATE, _message = MESSAGE_TEXT;
+        _answer := skeldir._webhook_refused(vendor, route, headers, body, endpoint_token, _state, _message);
+    END;
     http_status := _answer.http_status;
     outcome := _answer.outcome;
     response := _answer.response;
@@ -353,7 +472,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) IS
-    'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input; SK404 when a vendor''s mapping is not deployed. Leaves the caller''s tenant GUC as it was.';
+    'Ingests one webhook delivery: 200 accepted|duplicate|dead_lettered|ignored|ping, 401 unauthorized, 404 unknown_vendor. Raises nothing for bad input (a data error is a 401 or a dead letter); SK404 when a vendor''s mapping is not deployed. Leaves the caller''s tenant GUC as it was.';
 REVOKE ALL ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.webhook_receive(text, text, jsonb, bytea, text) TO app_rw;
 

@@ -2,9 +2,15 @@
 BEGIN;
 
 /**
- * Canonical revenue events: exactly one row per (tenant, vendor, vendor event id).
- * Amounts are integers in the currency's minor units (refunds negative); payload is the
- * vendor JSON with PII removed; customer_ref is a keyed hash of the email, never the email.
+ * The revenue ledger: one row per revenue fact (an order, a payment, a refund), exactly
+ * once per (tenant, vendor, fact_key). fact_key is the vendor's business identity of the
+ * fact (SPEC §5: 'payment:pi_1', 'order:1001', 'refund:re_9', ...), not the identity of the
+ * delivery that carried it, because vendors send state: several event types describe one
+ * payment, an order document lists all its refunds, a redelivery repeats them all.
+ * vendor_event_id is the delivery that first recorded the fact (evt_, webhook id, WH- id),
+ * kept for tracing. Amounts are integers in the currency's minor units (refunds
+ * negative); payload is the vendor JSON with PII removed; customer_ref is a keyed hash of
+ * the email, never the email.
  */
 CREATE TABLE skeldir.attribution_events (
     tenant_id       uuid NOT NULL REFERENCES skeldir.tenants (id),
@@ -13,6 +19,7 @@ CREATE TABLE skeldir.attribution_events (
     topic           text NOT NULL,
     kind            text NOT NULL CHECK (kind IN ('order', 'payment', 'refund')),
     vendor_event_id text NOT NULL CHECK (length(vendor_event_id) BETWEEN 1 AND 255),
+    fact_key        text NOT NULL CHECK (length(fact_key) BETWEEN 1 AND 255),
     order_ref       text,
     payment_ref     text,
     amount_minor    bigint NOT NULL CHECK ((kind = 'refund') = (amount_minor < 0) OR amount_minor = 0),
@@ -29,10 +36,10 @@ CREATE TABLE skeldir.attribution_events (
     route           text NOT NULL,
     replayed_from   bigint,
     PRIMARY KEY (tenant_id, id),
-    CONSTRAINT attribution_events_dedupe UNIQUE (tenant_id, vendor, vendor_event_id)
+    CONSTRAINT attribution_events_dedupe UNIQUE (tenant_id, vendor, fact_key)
 );
 COMMENT ON TABLE skeldir.attribution_events IS
-    'Canonical revenue events, deduplicated on (tenant_id, vendor, vendor_event_id); PII-free.';
+    'The revenue ledger: one row per order, payment or refund fact, deduplicated on (tenant_id, vendor, fact_key); PII-free.';
 
 ALTER TABLE skeldir.attribution_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skeldir.attribution_events FORCE ROW LEVEL SECURITY;

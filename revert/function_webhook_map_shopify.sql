@@ -2,5 +2,6 @@
 BEGIN;
 
 DROP FUNCTION skeldir._map_shopify(jsonb, jsonb);
+DROP FUNCTION skeldir._shopify_refund(jsonb, text, text);
 
 COMMIT;

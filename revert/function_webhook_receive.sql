@@ -3,6 +3,7 @@ BEGIN;
 
 DROP FUNCTION api.webhook_paypal_keys(text, text);
 DROP FUNCTION api.webhook_receive(text, text, jsonb, bytea, text);
+DROP FUNCTION skeldir._webhook_refused(text, text, jsonb, bytea, text, text, text);
 DROP FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text);
 DROP FUNCTION skeldir._tenant_resolve(text, jsonb, text);
 DROP FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text, interval);

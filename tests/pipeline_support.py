@@ -17,9 +17,10 @@ def seed_events(migration_dsn: str, tenant_id: str, count: int, amount: int = 10
         conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", [tenant_id])
         conn.execute(
             """INSERT INTO skeldir.attribution_events
-                      (tenant_id, vendor, topic, kind, vendor_event_id, payment_ref, amount_minor, currency,
+                      (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, payment_ref, amount_minor, currency,
                        occurred_at, utm_source, utm_medium, payload, route)
-               SELECT %s, 'stripe', 'payment_intent.succeeded', 'payment', 'evt_seed_' || g, 'pi_seed_' || g,
+               SELECT %s, 'stripe', 'payment_intent.succeeded', 'payment', 'evt_seed_' || g,
+                      'payment:pi_seed_' || g, 'pi_seed_' || g,
                       %s + g %% 7, 'USD', now(), 'google', 'cpc', '{}', 'seed'
                  FROM generate_series(1, %s) AS g""",
             [tenant_id, amount, count],

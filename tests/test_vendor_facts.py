@@ -105,17 +105,17 @@ def test_stripe_charge_refunded_is_a_negative_refund_with_the_metadata_order(mak
 # -- Shopify --------------------------------------------------------------------------
 
 
-def test_shopify_dedupes_on_webhook_id_not_the_shared_event_id(make, main_db) -> None:
+def test_shopify_facts_key_on_the_order_not_on_the_webhook_or_shared_event_id(make, main_db) -> None:
     s = make("shopify")
     doc = s.sample()
     created = accepted(s.deliver(doc, topic="orders/create"))
-    paid = accepted(s.deliver(doc, topic="orders/paid"))  # same X-Shopify-Event-Id, new webhook id
+    paid = accepted(s.deliver(doc, topic="orders/paid"))  # same X-Shopify-Event-Id: its payment is new
     assert created != paid
-    redelivery = s.deliver(doc, key="wh-fixed", topic="orders/paid")
-    assert post(redelivery).json()["status"] == "accepted"
+    redelivery = s.deliver(doc, key="wh-fixed", topic="orders/paid")  # another subscription's webhook id
+    assert post(redelivery).json() == {"status": "duplicate", "event_id": created}
     assert post(redelivery).json()["status"] == "duplicate"
     kinds = as_tenant(main_db.app, s.tenant["tenant_id"], "SELECT kind FROM api.events ORDER BY event_id")
-    assert kinds == [("order",), ("payment",), ("payment",)]
+    assert kinds == [("order",), ("payment",)]
 
 
 def test_shopify_header_names_without_x_prefix_are_accepted(make) -> None:
@@ -150,7 +150,7 @@ def test_shopify_attribution_from_note_attributes_landing_and_referring_site(mak
     e = event(main_db, s, accepted(s.deliver(s.sample())))
     assert (e["utm_source"], e["utm_medium"], e["utm_campaign"], e["referrer"]) == (
         "facebook", "social", "spring", "https://www.facebook.com/")  # fmt: skip
-    doc = s.sample(note_attributes=[{"name": "utm_source", "value": "tiktok"}])
+    doc = s.sample(note_attributes=[{"name": "utm_source", "value": "tiktok"}])  # another order
     assert event(main_db, s, accepted(s.deliver(doc)))["utm_source"] == "tiktok"
 
 
@@ -211,7 +211,9 @@ def test_woocommerce_refund_arrives_as_order_updated_with_negative_total(make, m
     s = make("woocommerce")
     doc = s.sample(id=3001, refunds=[{"id": 91, "reason": "", "total": "-5.00"}],
                    date_modified_gmt="2024-03-06T23:30:00")  # fmt: skip
-    e = event(main_db, s, accepted(s.deliver(doc)))
+    answer = post(s.deliver(doc)).json()
+    assert answer["status"] == "accepted" and len(answer["event_ids"]) == 2, answer  # the order and its refund
+    e = event(main_db, s, answer["event_ids"][1])
     assert (e["kind"], e["amount_minor"], e["currency"], e["order_ref"]) == ("refund", -500, "EUR", "3001")
     assert e["occurred_at"] == dt.datetime(2024, 3, 6, 23, 30, tzinfo=UTC)  # _gmt without offset is UTC
 
@@ -222,10 +224,19 @@ def test_woocommerce_attribution_comes_from_order_attribution_meta(make, main_db
     assert (e["utm_source"], e["utm_medium"]) == ("newsletter", "email")
 
 
-def test_woocommerce_order_not_yet_completed_is_ignored(make, main_db) -> None:
+def test_woocommerce_order_not_yet_paid_is_ignored(make, main_db) -> None:
     s = make("woocommerce")
-    assert post(s.deliver(s.sample(status="processing"))).json()["status"] == "ignored"
+    for status in ("pending", "on-hold", "failed"):
+        assert post(s.deliver(s.sample(status=status, date_completed_gmt=None))).json()["status"] == "ignored"
     assert events(main_db, s) == 0
+
+
+def test_woocommerce_order_is_revenue_once_paid_even_if_never_completed(make, main_db) -> None:
+    s = make("woocommerce")
+    accepted(s.deliver(s.sample(id=4001, status="processing", date_completed_gmt=None)))
+    accepted(s.deliver(s.sample(id=4002, status="on-hold", date_paid_gmt="2024-03-01T09:05:00")))
+    assert post(s.deliver(s.sample(id=4001))).json()["status"] == "duplicate"  # later completed
+    assert events(main_db, s) == 2
 
 
 # -- PayPal -----------------------------------------------------------------------------
@@ -323,10 +334,13 @@ def test_standard_timestamp_tolerance_is_five_minutes_either_way(make, age: int,
     assert post(s.deliver(s.sample(), timestamp=int(time.time()) - age)).status_code == status
 
 
-def test_standard_dedupes_on_webhook_id(make, main_db) -> None:
+def test_standard_counts_an_order_once_by_its_order_ref_whatever_the_webhook_id(make, main_db) -> None:
     s = make("standard")
-    first = accepted(s.deliver(s.sample(), key="same"))
-    assert post(s.deliver(s.sample(amount="99.00"), key="same")).json() == {"status": "duplicate", "event_id": first}
+    doc = s.sample()
+    first = accepted(s.deliver(doc, key="same"))
+    assert post(s.deliver(doc, key="same")).json() == {"status": "duplicate", "event_id": first}
+    assert post(s.deliver(doc, key="other")).json() == {"status": "duplicate", "event_id": first}
+    assert events(main_db, s) == 1
 
 
 @pytest.mark.parametrize(("currency", "amount", "kind", "minor"), [

@@ -119,7 +119,7 @@ class Sender:
 
     def _sample_shopify(self) -> dict:
         return {
-            "id": 820982911946154508,
+            "id": 820982911946154508 + uuid.uuid4().int % 10**9,  # beyond 2^53; one order per sample
             "email": "jon@example.com",
             "created_at": "2024-03-01T10:15:00-05:00",
             "currency": "USD",

@@ -2,6 +2,7 @@
 SELECT 'skeldir._field(jsonb, text, text)'::regprocedure,
        'skeldir._text(jsonb, text)'::regprocedure,
        'skeldir._ident(jsonb, text)'::regprocedure,
+       'skeldir._optional_ident(jsonb, text)'::regprocedure,
        'skeldir._currency(text)'::regprocedure,
        'skeldir._minor_units(text, text)'::regprocedure,
        'skeldir._minor_integer(jsonb, text)'::regprocedure,

@@ -5,7 +5,8 @@ SELECT 'skeldir._routing_headers(jsonb)'::regprocedure,
        'skeldir._ingest_count(uuid, text, text)'::regprocedure,
        'skeldir._ingest_document(uuid, text, text, jsonb, jsonb, bytea, integer, bigint)'::regprocedure,
        'skeldir._signature_valid(text, jsonb, bytea, text[], text, interval)'::regprocedure,
-       'skeldir._tenant_resolve(text, jsonb, text)'::regprocedure;
+       'skeldir._tenant_resolve(text, jsonb, text)'::regprocedure,
+       'skeldir._webhook_refused(text, text, jsonb, bytea, text, text, text)'::regprocedure;
 DO $$
 DECLARE
     _fn text;

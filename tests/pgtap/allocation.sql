@@ -74,17 +74,17 @@ SELECT tenant_id AS t1 FROM api.tenant_create('Alloc One') \gset
 SELECT tenant_id AS t2 FROM api.tenant_create('Alloc Two') \gset
 UPDATE skeldir.tenants SET allocation_model = 'linear' WHERE id = :'t1';
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency,
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor, currency,
         occurred_at, utm_source, utm_medium, referrer, customer_ref, payload, route)
-VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-old', 'B0', NULL, 500, 'USD', now() - interval '60 days',
+VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-old', 'o-old', 'B0', NULL, 500, 'USD', now() - interval '60 days',
         'facebook', 'social', NULL, 'cust-1', '{}', 't'),
-       (:'t1', 'shopify', 'orders/create', 'order', 'o-1', 'B1', NULL, 900, 'USD', now() - interval '3 days',
+       (:'t1', 'shopify', 'orders/create', 'order', 'o-1', 'o-1', 'B1', NULL, 900, 'USD', now() - interval '3 days',
         'google', 'cpc', NULL, 'cust-1', '{}', 't'),
-       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-1', 'B2', 'pi_2', 1001, 'USD', now() - interval '2 days',
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-1', 'p-1', 'B2', 'pi_2', 1001, 'USD', now() - interval '2 days',
         'newsletter', 'email', NULL, 'cust-1', '{}', 't'),
-       (:'t1', 'stripe', 'charge.refunded', 'refund', 'r-1', 'B2', 'pi_2', -100, 'USD', now() - interval '1 day',
+       (:'t1', 'stripe', 'charge.refunded', 'refund', 'r-1', 'r-1', 'B2', 'pi_2', -100, 'USD', now() - interval '1 day',
         NULL, NULL, NULL, 'cust-1', '{}', 't'),
-       (:'t2', 'stripe', 'payment_intent.succeeded', 'payment', 'p-9', NULL, 'pi_9', 700, 'USD', now(),
+       (:'t2', 'stripe', 'payment_intent.succeeded', 'payment', 'p-9', 'p-9', NULL, 'pi_9', 700, 'USD', now(),
         NULL, NULL, 'https://www.google.com/search?q=x', NULL, '{}', 't');
 CREATE TEMP TABLE ev AS SELECT tenant_id, vendor_event_id, id FROM skeldir.attribution_events;
 GRANT SELECT ON ev TO app_user;

@@ -20,11 +20,11 @@ SELECT throws_ok($$ SELECT skeldir.matview_refresh('mv_nope', 'test') $$, '22023
 SELECT tenant_id AS t1 FROM api.tenant_create('Views One') \gset
 SELECT tenant_id AS t2 FROM api.tenant_create('Views Two') \gset
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency, occurred_at,
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor, currency, occurred_at,
         utm_source, utm_medium, payload, route)
-VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-1', 'A', NULL, 1500, 'USD', now(), 'google', 'cpc', '{}', 't'),
-       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-1', 'A', 'pi_1', 1500, 'USD', now(), 'google', 'cpc', '{}', 't'),
-       (:'t2', 'stripe', 'payment_intent.succeeded', 'payment', 'p-2', NULL, 'pi_2', 99, 'EUR', now(), NULL, NULL, '{}', 't');
+VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-1', 'o-1', 'A', NULL, 1500, 'USD', now(), 'google', 'cpc', '{}', 't'),
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-1', 'p-1', 'A', 'pi_1', 1500, 'USD', now(), 'google', 'cpc', '{}', 't'),
+       (:'t2', 'stripe', 'payment_intent.succeeded', 'payment', 'p-2', 'p-2', NULL, 'pi_2', 99, 'EUR', now(), NULL, NULL, '{}', 't');
 SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', tenant_id, 'event_id', id))
   FROM skeldir.attribution_events;
 SET LOCAL ROLE app_user;

@@ -16,9 +16,9 @@ SELECT tenant_id AS fresh FROM api.tenant_create('Plan Fresh') \gset
 CREATE FUNCTION pg_temp.add_payments(tenant uuid, n integer) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO skeldir.attribution_events
-           (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency,
+           (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor, currency,
             occurred_at, utm_source, utm_medium, customer_ref, payload, route)
-    SELECT tenant, 'stripe', 'payment_intent.succeeded', 'payment', 'evt_' || i, 'ord-' || i, 'pi_' || i,
+    SELECT tenant, 'stripe', 'payment_intent.succeeded', 'payment', 'evt_' || i, 'evt_' || i, 'ord-' || i, 'pi_' || i,
            1000 + i, 'USD', now() - interval '1 minute', 'google', 'cpc', 'cust-' || (i % 500), '{}', 't'
       FROM generate_series(1, n) AS i
 $$;

@@ -8,11 +8,11 @@ SELECT is_definer('api', 'tenant_read', ARRAY['text', 'text', 'jsonb'], 'it runs
 SELECT tenant_id AS t1, api_key AS k1 FROM api.tenant_create('Reader One') \gset
 SELECT tenant_id AS t2, api_key AS k2 FROM api.tenant_create('Reader Two') \gset
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, payment_ref, amount_minor, currency, occurred_at, payload, route)
-VALUES (:'t1', 'stripe', 'p', 'payment', 'a', 'pi_a', 100, 'USD', '2026-11-01 10:00Z', '{}', 't'),
-       (:'t1', 'stripe', 'p', 'payment', 'b', 'pi_b', 200, 'USD', '2026-11-02 10:00Z', '{}', 't'),
-       (:'t1', 'stripe', 'p', 'payment', 'c', 'pi_c', 300, 'EUR', '2026-11-02 11:00Z', '{}', 't'),
-       (:'t2', 'stripe', 'p', 'payment', 'd', 'pi_d', 999, 'USD', '2026-11-02 10:00Z', '{}', 't');
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, payment_ref, amount_minor, currency, occurred_at, payload, route)
+VALUES (:'t1', 'stripe', 'p', 'payment', 'a', 'a', 'pi_a', 100, 'USD', '2026-11-01 10:00Z', '{}', 't'),
+       (:'t1', 'stripe', 'p', 'payment', 'b', 'b', 'pi_b', 200, 'USD', '2026-11-02 10:00Z', '{}', 't'),
+       (:'t1', 'stripe', 'p', 'payment', 'c', 'c', 'pi_c', 300, 'EUR', '2026-11-02 11:00Z', '{}', 't'),
+       (:'t2', 'stripe', 'p', 'payment', 'd', 'd', 'pi_d', 999, 'USD', '2026-11-02 10:00Z', '{}', 't');
 SELECT skeldir.matview_refresh('mv_daily_revenue_summary', 'test');
 
 SET LOCAL ROLE app_user;

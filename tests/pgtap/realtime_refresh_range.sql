@@ -9,13 +9,13 @@ SELECT has_index('skeldir', 'attribution_events', 'attribution_events_occurred_b
 -- arrival order, then 300 of the last hour.
 SELECT tenant_id AS t FROM api.tenant_create('Realtime Range') \gset
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, amount_minor, currency, occurred_at, payload, route)
-SELECT :'t', 'stripe', 'payment_intent.succeeded', 'payment', 'old_' || i, 100, 'USD',
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, amount_minor, currency, occurred_at, payload, route)
+SELECT :'t', 'stripe', 'payment_intent.succeeded', 'payment', 'old_' || i, 'old_' || i, 100, 'USD',
        now() - interval '60 days' + i * interval '50 seconds', '{}', 't'
   FROM generate_series(1, 100000) AS i;
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, amount_minor, currency, occurred_at, payload, route)
-SELECT :'t', 'stripe', 'payment_intent.succeeded', 'payment', 'new_' || i, 100, 'USD',
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, amount_minor, currency, occurred_at, payload, route)
+SELECT :'t', 'stripe', 'payment_intent.succeeded', 'payment', 'new_' || i, 'new_' || i, 100, 'USD',
        now() - i * interval '10 seconds', '{}', 't'
   FROM generate_series(1, 300) AS i;
 -- What autovacuum does for full block ranges (autosummarize), here at once.

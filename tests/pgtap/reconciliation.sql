@@ -29,17 +29,17 @@ SELECT throws_ok($$ SELECT skeldir._reconciliation_status(false, NULL, NULL, fal
 SELECT tenant_id AS t1 FROM api.tenant_create('Recon One') \gset
 SELECT tenant_id AS t2 FROM api.tenant_create('Recon Two') \gset
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency, occurred_at, payload, route)
-VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-m', 'M', NULL, 2500, 'USD', now(), '{}', 't'),
-       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-m', 'M', 'pi_m', 2500, 'USD', now(), '{}', 't'),
-       (:'t1', 'woocommerce', 'order.created', 'order', 'o-x', 'X', NULL, 3000, 'EUR', now(), '{}', 't'),
-       (:'t1', 'paypal', 'PAYMENT.SALE.COMPLETED', 'payment', 'p-x', 'X', 'sale_x', 2999, 'EUR', now(), '{}', 't'),
-       (:'t1', 'shopify', 'orders/create', 'order', 'o-np', 'NP', NULL, 1200, 'USD', now(), '{}', 't'),
-       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-no', 'NO', 'pi_no', 800, 'USD', now(), '{}', 't'),
-       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-s1', 'S', 'pi_s1', 400, 'USD', now(), '{}', 't'),
-       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-s2', 'S', 'pi_s2', 600, 'USD', now(), '{}', 't'),
-       (:'t1', 'shopify', 'orders/create', 'order', 'o-s', 'S', NULL, 1000, 'USD', now(), '{}', 't'),
-       (:'t2', 'shopify', 'orders/create', 'order', 'o-m', 'M', NULL, 10, 'USD', now(), '{}', 't');
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor, currency, occurred_at, payload, route)
+VALUES (:'t1', 'shopify', 'orders/create', 'order', 'o-m', 'o-m', 'M', NULL, 2500, 'USD', now(), '{}', 't'),
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-m', 'p-m', 'M', 'pi_m', 2500, 'USD', now(), '{}', 't'),
+       (:'t1', 'woocommerce', 'order.created', 'order', 'o-x', 'o-x', 'X', NULL, 3000, 'EUR', now(), '{}', 't'),
+       (:'t1', 'paypal', 'PAYMENT.SALE.COMPLETED', 'payment', 'p-x', 'p-x', 'X', 'sale_x', 2999, 'EUR', now(), '{}', 't'),
+       (:'t1', 'shopify', 'orders/create', 'order', 'o-np', 'o-np', 'NP', NULL, 1200, 'USD', now(), '{}', 't'),
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-no', 'p-no', 'NO', 'pi_no', 800, 'USD', now(), '{}', 't'),
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-s1', 'p-s1', 'S', 'pi_s1', 400, 'USD', now(), '{}', 't'),
+       (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-s2', 'p-s2', 'S', 'pi_s2', 600, 'USD', now(), '{}', 't'),
+       (:'t1', 'shopify', 'orders/create', 'order', 'o-s', 'o-s', 'S', NULL, 1000, 'USD', now(), '{}', 't'),
+       (:'t2', 'shopify', 'orders/create', 'order', 'o-m', 'o-m', 'M', NULL, 10, 'USD', now(), '{}', 't');
 SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', tenant_id, 'event_id', id))
   FROM skeldir.attribution_events ORDER BY id;
 SET LOCAL ROLE app_user;
@@ -76,8 +76,8 @@ RESET ROLE;
 
 -- A late payment turns missing_payment into matched when its task runs.
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency, occurred_at, payload, route)
-VALUES (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-np', 'NP', 'pi_np', 1200, 'USD', now(), '{}', 't');
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor, currency, occurred_at, payload, route)
+VALUES (:'t1', 'stripe', 'payment_intent.succeeded', 'payment', 'p-np', 'p-np', 'NP', 'pi_np', 1200, 'USD', now(), '{}', 't');
 SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', :'t1'::uuid, 'event_id', id))
   FROM skeldir.attribution_events WHERE vendor_event_id = 'p-np';
 SET LOCAL ROLE app_user;

@@ -14,9 +14,9 @@ SELECT tenant_id AS la FROM api.tenant_create('Batch Ref Linear') \gset
 SELECT tenant_id AS lb FROM api.tenant_create('Batch Set Linear') \gset
 UPDATE skeldir.tenants SET allocation_model = 'linear' WHERE id IN (:'la', :'lb');
 INSERT INTO skeldir.attribution_events
-       (tenant_id, vendor, topic, kind, vendor_event_id, order_ref, payment_ref, amount_minor, currency,
+       (tenant_id, vendor, topic, kind, vendor_event_id, fact_key, order_ref, payment_ref, amount_minor, currency,
         occurred_at, utm_source, utm_medium, referrer, customer_ref, payload, route)
-SELECT t.id, v.vendor, v.topic, v.kind, v.vid, v.oref, v.pref, v.amount, v.cur, now() - v.age,
+SELECT t.id, v.vendor, v.topic, v.kind, v.vid, v.vid, v.oref, v.pref, v.amount, v.cur, now() - v.age,
        v.src, v.med, v.ref, 'cust-1', '{}', 't'
   FROM skeldir.tenants AS t,
        (VALUES ('shopify', 'orders/create', 'order', 'o-1', 'A1', NULL, 1500, 'USD', interval '3 hours', 'google', 'cpc', NULL),

@@ -33,54 +33,57 @@ RESET TIME ZONE;
 -- Shopify.
 SELECT is((skeldir._map_shopify('{"shopify-topic": "orders/create", "shopify-webhook-id": "w1"}',
           '{"id": 18446744073709551617, "currency": "USD", "total_price": "10.01",
-            "created_at": "2024-01-01T00:00:00Z"}')).order_ref, '18446744073709551617',
+            "created_at": "2024-01-01T00:00:00Z"}'))[1].order_ref, '18446744073709551617',
           'Shopify: order ids beyond 2^64 kept digit for digit; un-prefixed headers');
 SELECT is((skeldir._map_shopify('{"x-shopify-topic": "orders/create", "x-shopify-webhook-id": "w1"}',
-          '{"id": 1, "currency": "USD", "total_price": "10.01", "created_at": "2024-01-01T00:00:00Z"}')).vendor_event_id,
-          'w1', 'Shopify: dedupe key is the webhook id');
+          '{"id": 1, "currency": "USD", "total_price": "10.01", "created_at": "2024-01-01T00:00:00Z"}'))[1].vendor_event_id,
+          'w1', 'Shopify: the webhook id names the delivery');
 SELECT throws_ok($$SELECT skeldir._map_shopify('{"x-shopify-topic": "orders/create"}', '{}')$$, 'SK422',
                  'missing_field:header.x-shopify-webhook-id', 'Shopify: no webhook id is a dead letter');
-SELECT is((skeldir._map_shopify('{"x-shopify-topic": "carts/update", "x-shopify-webhook-id": "w1"}', '{}')).supported,
+SELECT is((skeldir._map_shopify('{"x-shopify-topic": "carts/update", "x-shopify-webhook-id": "w1"}', '{}'))[1].supported,
           false, 'Shopify: other topics are unsupported');
-SELECT is((SELECT ROW(e.utm_source, e.utm_medium, e.utm_campaign)::text FROM skeldir._map_shopify(
+SELECT is((SELECT ROW(e.utm_source, e.utm_medium, e.utm_campaign)::text FROM unnest(skeldir._map_shopify(
           '{"x-shopify-topic": "orders/paid", "x-shopify-webhook-id": "w2"}',
           '{"id": 1, "currency": "USD", "total_price": "1.00", "created_at": "2024-01-01T00:00:00Z",
             "landing_site": "/?utm_source=google&utm_medium=cpc&utm_campaign=black%20friday",
-            "note_attributes": [{"name": "utm_source", "value": "bing"}]}') AS e),
+            "note_attributes": [{"name": "utm_source", "value": "bing"}]}')) AS e LIMIT 1),
           '(bing,cpc,"black friday")', 'Shopify: note_attributes before the landing_site query (decoded)');
 
 -- WooCommerce.
-SELECT is((SELECT ROW(e.kind, e.amount_minor, e.vendor_event_id, e.occurred_at)::text FROM skeldir._map_woocommerce(
+SELECT is((SELECT array_agg(ROW(e.kind, e.amount_minor, e.fact_key, e.occurred_at)::text) FROM unnest(skeldir._map_woocommerce(
           '{"x-wc-webhook-topic": "order.updated"}',
           '{"id": 7, "status": "completed", "currency": "EUR", "total": "50.00", "date_modified_gmt": "2024-03-02T00:00:00",
-            "refunds": [{"id": 12, "total": "-5.50"}, {"id": 11, "total": "-1.00"}]}') AS e),
-          ROW('refund', -550, 'order:7:refund:12', '2024-03-02 00:00:00+00'::timestamptz)::text,
-          'WooCommerce: the newest refund, negative, keyed by its id');
+            "date_paid_gmt": "2024-03-01T00:00:00",
+            "refunds": [{"id": 12, "total": "-5.50"}, {"id": 11, "total": "-1.00"}]}')) AS e),
+          ARRAY[ROW('order', 5000, 'order:7', '2024-03-01 00:00:00+00'::timestamptz)::text,
+                ROW('refund', -100, 'refund:11', '2024-03-02 00:00:00+00'::timestamptz)::text,
+                ROW('refund', -550, 'refund:12', '2024-03-02 00:00:00+00'::timestamptz)::text],
+          'WooCommerce: the paid order and every refund, negative, each keyed by its id');
 SELECT is((skeldir._map_woocommerce('{"x-wc-webhook-topic": "order.updated"}',
           '{"id": 7, "status": "completed", "currency": "EUR", "total": "50.00", "date_modified_gmt": "2024-03-09T00:00:00"}'
-          )).vendor_event_id, 'order:7:completed', 'WooCommerce: a completed order is revenue once, whenever resaved');
+          ))[1].fact_key, 'order:7', 'WooCommerce: a completed order is revenue once, whenever resaved');
 SELECT is((skeldir._map_woocommerce('{"x-wc-webhook-topic": "order.updated"}',
-          '{"id": 7, "status": "on-hold", "currency": "EUR"}')).supported, false,
-          'WooCommerce: orders not completed are not revenue yet');
+          '{"id": 7, "status": "on-hold", "currency": "EUR"}'))[1].supported, false,
+          'WooCommerce: orders neither paid nor refunded are not revenue yet');
 SELECT is((skeldir._map_woocommerce('{"x-wc-webhook-topic": "order.created"}',
           '{"id": 7, "status": "completed", "currency": "EUR", "total": "1.00", "date_modified_gmt": "2024-03-09T00:00:00",
             "meta_data": [{"key": "_wc_order_attribution_utm_source", "value": "(none)"},
-                          {"key": "_wc_order_attribution_referrer", "value": "https://duckduckgo.com/"}]}')).referrer,
+                          {"key": "_wc_order_attribution_referrer", "value": "https://duckduckgo.com/"}]}'))[1].referrer,
           'https://duckduckgo.com/', 'WooCommerce: attribution from _wc_order_attribution_* meta');
 
 -- PayPal.
-SELECT is((SELECT ROW(e.kind, e.amount_minor, e.payment_ref)::text FROM skeldir._map_paypal('{}',
+SELECT is((SELECT ROW(e.kind, e.amount_minor, e.payment_ref, e.fact_key)::text FROM unnest(skeldir._map_paypal('{}',
           '{"id": "WH-2", "event_type": "PAYMENT.SALE.REFUNDED", "create_time": "2024-01-01T00:00:00Z",
-            "resource": {"id": "R9", "sale_id": "S1", "amount": {"total": "2.50", "currency": "USD"}}}') AS e),
-          '(refund,-250,S1)', 'PayPal: sale refund negative, pointing at the sale');
+            "resource": {"id": "R9", "sale_id": "S1", "amount": {"total": "2.50", "currency": "USD"}}}')) AS e),
+          '(refund,-250,S1,refund:R9)', 'PayPal: sale refund negative, pointing at the sale, keyed by the refund id');
 SELECT is((skeldir._map_paypal('{}', '{"id": "WH-3", "event_type": "PAYMENT.CAPTURE.COMPLETED",
           "create_time": "2024-01-01T00:00:00Z", "resource": {"id": "C1", "amount": {"value": 10.5, "currency_code": "USD"}}}'
-          )).amount_minor, 1050::bigint, 'PayPal: an exact JSON number is converted exactly too');
+          ))[1].amount_minor, 1050::bigint, 'PayPal: an exact JSON number is converted exactly too');
 
 -- Standard.
 SELECT throws_ok($$SELECT skeldir._map_standard('{}', '{"type": "order.created"}')$$, 'SK422',
                  'missing_field:header.webhook-id', 'Standard: webhook-id is the dedupe key');
-SELECT is((skeldir._map_standard('{"webhook-id": "m"}', '{"type": "ping"}')).supported, false,
+SELECT is((skeldir._map_standard('{"webhook-id": "m"}', '{"type": "ping"}'))[1].supported, false,
           'Standard: other types are unsupported');
 
 -- Redaction.

@@ -1,6 +1,6 @@
 -- api.webhook_receive_batch: group commit with one outcome per delivery, failures isolated.
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 
 -- shape and privileges
 SELECT has_function('api', 'webhook_receive_batch', ARRAY['text[]', 'text[]', 'jsonb[]', 'bytea[]', 'text[]', 'interval'],
@@ -9,8 +9,10 @@ SELECT ok(has_function_privilege('app_user', 'api.webhook_receive_batch(text[], 
     'app_user may call the batch function');
 SELECT ok(NOT has_function_privilege('public', 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)', 'EXECUTE'),
     'PUBLIC may not');
-SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)'::regprocedure),
-    false, 'the batch function runs as its caller (webhook_receive crosses the boundary)');
+SELECT is((SELECT ROW(prosecdef, proconfig)::text FROM pg_proc
+            WHERE oid = 'api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval)'::regprocedure),
+    ROW(true, ARRAY['search_path=""'])::text,
+    'the batch function runs as its owner with a pinned search_path (it calls the internal ingest path)');
 
 -- fixtures: two tenants, signed Stripe deliveries
 CREATE TEMP TABLE t ON COMMIT DROP AS
@@ -31,7 +33,8 @@ $$;
 CREATE TEMP TABLE batch ON COMMIT DROP AS
 SELECT i, d.* FROM (VALUES (1, 1, 'evt_b1', NULL, false), (2, 1, 'evt_b1', NULL, false), (3, 2, 'evt_b1', NULL, false),
                            (4, 1, 'evt_x', '{"id": "evt_x", "type": ', false), (5, 2, 'evt_b2', NULL, true),
-                           (6, 2, 'evt_boom', NULL, false), (7, 2, 'evt_b3', NULL, false))
+                           (6, 2, 'evt_boom', NULL, false), (7, 2, 'evt_b3', NULL, false),
+                           (8, 1, 'evt_range', NULL, false))
                    AS v (i, tenant, evt, raw, bad),
                LATERAL pg_temp.delivery(v.tenant, v.evt, raw => v.raw, bad_signature => v.bad) AS d;
 -- An unexpected failure inside one delivery (stands in for a bug or a lock timeout).
@@ -40,12 +43,16 @@ BEGIN
     IF NEW.vendor_event_id = 'evt_boom' THEN
         RAISE EXCEPTION 'boom' USING ERRCODE = 'XX000';
     END IF;
+    IF NEW.vendor_event_id = 'evt_range' THEN  -- a data error nothing foresaw: the document's fault
+        RAISE EXCEPTION 'value out of range' USING ERRCODE = '22003';
+    END IF;
     RETURN NEW;
 END;
 $$;
 CREATE TRIGGER boom BEFORE INSERT ON skeldir.attribution_events FOR EACH ROW EXECUTE FUNCTION pg_temp.boom();
-GRANT SELECT ON batch TO app_user;
+GRANT SELECT ON batch, t TO app_user;
 
+SELECT set_config('app.current_tenant_id', (SELECT tenant_id::text FROM t WHERE n = 2), true);
 SET LOCAL ROLE app_user;
 CREATE TEMP TABLE answer ON COMMIT DROP AS
 SELECT * FROM api.webhook_receive_batch(
@@ -58,14 +65,17 @@ SELECT * FROM api.webhook_receive_batch(
 SELECT results_eq('SELECT ord, http_status, outcome, error_sqlstate FROM answer ORDER BY ord',
     $$VALUES (1, 200, 'accepted', NULL::text), (2, 200, 'duplicate', NULL), (3, 200, 'accepted', NULL),
              (4, 200, 'dead_lettered', NULL), (5, 401, 'unauthorized', NULL), (6, NULL, 'error', 'XX000'),
-             (7, 200, 'accepted', NULL)$$,
+             (7, 200, 'accepted', NULL), (8, 200, 'dead_lettered', NULL)$$,
     'one outcome per delivery, in order: same event for a second tenant is new, a duplicate within the batch is found');
 SELECT is((SELECT (response::jsonb ->> 'event_id') FROM answer WHERE ord = 2),
           (SELECT (response::jsonb ->> 'event_id') FROM answer WHERE ord = 1),
           'the duplicate answer carries the event id stored earlier in the same batch');
 SELECT is((SELECT response FROM answer WHERE ord = 5), '{"status": "unauthorized"}',
           'a bad signature gets the same answer as through the single call');
-SELECT is(current_setting('app.current_tenant_id', true), '', 'the batch leaves no tenant GUC behind');
+SELECT is(current_setting('app.current_tenant_id', true), (SELECT tenant_id::text FROM t WHERE n = 2),
+          'the batch leaves the caller''s tenant GUC as it was');
+SELECT is((SELECT response::jsonb ->> 'reason' FROM answer WHERE ord = 8), 'bad_value',
+          'a data error (class 22) on the ingest path is dead-lettered as bad_value, not an error');
 
 RESET ROLE;
 SELECT is((SELECT count(*)::integer FROM skeldir.attribution_events), 3,
@@ -73,7 +83,10 @@ SELECT is((SELECT count(*)::integer FROM skeldir.attribution_events), 3,
 SELECT is((SELECT count(*)::integer FROM skeldir.attribution_events WHERE vendor_event_id = 'evt_boom'), 0,
           'nothing of the failed delivery is stored');
 SELECT is((SELECT count(*)::integer FROM pgmq.q_attribution), 3, 'one attribution task per stored event, none for the failure');
-SELECT is((SELECT count(*)::integer FROM skeldir.dead_letters), 1, 'the malformed delivery is dead-lettered');
+SELECT is((SELECT count(*)::integer FROM skeldir.dead_letters), 2, 'the malformed delivery and the refused one are dead-lettered');
+SELECT is((SELECT ROW(body_bytes > 0, payload IS NULL, detail)::text FROM skeldir.dead_letters WHERE reason = 'bad_value'),
+          ROW(true, true, '22003: value out of range')::text,
+          'the refused delivery keeps its hash and length and the SQLSTATE, not the document');
 SELECT is((SELECT array_agg(DISTINCT e.tenant_id ORDER BY e.tenant_id) FROM skeldir.attribution_events AS e
             WHERE e.vendor_event_id = 'evt_b1'),
           (SELECT array_agg(tenant_id ORDER BY tenant_id) FROM t),
