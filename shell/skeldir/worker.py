@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir import logs
 from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege
+from skeldir.watchdog import SHUTDOWN_GRACE
 
 log = logging.getLogger("skeldir.worker")
 
@@ -298,6 +299,14 @@ class Worker:
         ]
         await self.stopping.wait()
         log.info("stopping: finishing in-flight batches")
+        # A batch stuck behind a lock must not keep the worker from exiting: past the grace
+        # period it is cancelled (psycopg cancels the statement, the transaction rolls back)
+        # and its messages are taken again after their visibility timeout.
+        _, stuck = await asyncio.wait(drains, timeout=SHUTDOWN_GRACE)
+        if stuck:
+            log.warning("stopping: %d batch(es) still running after %.0f s; cancelled", len(stuck), SHUTDOWN_GRACE)
+            for task in stuck:
+                task.cancel()
         await asyncio.gather(*drains, return_exceptions=True)
         for task in (listener, beat, probes, sql_metrics):
             task.cancel()
@@ -307,7 +316,7 @@ class Worker:
                 await conn.execute("SELECT api.worker_stopped(%s)", [self.worker_id])
         except (psycopg.Error, PoolTimeout):
             pass
-        await self.pool.close()
+        await self.pool.close(timeout=1.0)
         log.info("worker stopped")
         return 0
 
