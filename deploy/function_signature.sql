@@ -189,8 +189,8 @@ COMMENT ON FUNCTION skeldir._standard_signature_valid(jsonb, bytea, text[], inte
  * (it drops any such header a client sent). Here the database checks everything it can:
  * the attested certificate is one of this tenant's valid ones, the attested body is the
  * stored body byte for byte (a tampered body cannot reuse an attestation), the algorithm
- * is SHA256withRSA, a webhook id is configured, and the transmission time is within
- * tolerance. Trade-off: for PayPal, the RSA step is trusted to the app_user shell process.
+ * is SHA256withRSA, a webhook id is configured, and the transmission time is an ISO 8601
+ * instant within tolerance (anything else, 'infinity' included, fails like a bad signature). Trade-off: for PayPal, the RSA step is trusted to the app_user shell process.
  */
 CREATE FUNCTION skeldir._paypal_attestation_valid(
     headers jsonb, body bytea, certificates text[], webhook_id text, tolerance interval) RETURNS boolean
@@ -205,12 +205,20 @@ BEGIN
        OR coalesce(headers ->> 'paypal-transmission-id', '') = '' THEN
         RETURN false;
     END IF;
+    -- PayPal sends an ISO 8601 instant. Anything else is an invalid timestamp, a signature
+    -- failure (401), never an error: 'infinity' would overflow now() - _time (22008), and
+    -- 'now' or 'today' would be fresh forever (a signed message replayable at will).
+    IF (headers ->> 'paypal-transmission-time') !~
+           '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN
+        RETURN false;
+    END IF;
     BEGIN
         _time := (headers ->> 'paypal-transmission-time')::timestamptz;
-    EXCEPTION WHEN data_exception THEN
+    EXCEPTION WHEN data_exception THEN  -- well-formed but impossible (month 13, year 99999)
         RETURN false;
     END;
-    IF _time IS NULL OR abs(extract(epoch FROM pg_catalog.now() - _time)) > extract(epoch FROM tolerance) THEN
+    IF _time IS NULL OR NOT pg_catalog.isfinite(_time)
+       OR abs(extract(epoch FROM pg_catalog.now() - _time)) > extract(epoch FROM tolerance) THEN
         RETURN false;
     END IF;
     RETURN skeldir._secure_equal(pg_catalog.convert_to(pg_catalog.lower(_parts[3]), 'UTF8'),

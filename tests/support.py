@@ -93,8 +93,8 @@ def dumps(doc: object) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def skeldir_process(args: list[str], dsn: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "SKELDIR_DATABASE_URL": dsn, "PYTHONUNBUFFERED": "1"}
+def skeldir_process(args: list[str], dsn: str, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "SKELDIR_DATABASE_URL": dsn, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "skeldir.cli", *args],
         env=env,

@@ -12,7 +12,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import orjson
@@ -29,13 +29,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from skeldir import logs, paypal, read_api
-from skeldir.batching import Delivery, GroupCommit
-from skeldir.coalesce import CoalescingHttpToolsProtocol
+from skeldir.batching import Delivery, DeliveryTimeout, GroupCommit
 from skeldir.config import Settings, env
-from skeldir.db import IdentityError, assert_least_privilege, http_status_of
+from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege, http_status_of
 from skeldir.llm.routes import routes as llm_routes
 from skeldir.metrics import ObserveMiddleware, ShellMetrics
 from skeldir.openapi import openapi_document
+from skeldir.protocol import ShellProtocol
+from skeldir.watchdog import SHUTDOWN_GRACE, WATCHDOG_MARGIN, Watchdog
 
 log = logging.getLogger("skeldir.shell")
 
@@ -59,6 +60,7 @@ class State:
     settings: Settings
     metrics: ShellMetrics
     group: GroupCommit
+    watchdog: Watchdog
 
 
 class BodyTooLarge(Exception):
@@ -72,11 +74,17 @@ def recheck_pool(pool: AsyncConnectionPool) -> None:
     """After a connection error, test every idle pooled connection in the background so that
     broken ones are replaced at once instead of each failing one request when the database
     is back (the pool reconnects by itself; this only makes it notice sooner)."""
-    if any(not task.done() for task in _pool_checks):
-        return
+    if pool.closed or any(not task.done() for task in _pool_checks):
+        return  # closed: not open yet (the runtime identity is not checked) or shutting down
     task = asyncio.get_running_loop().create_task(pool.check())
     _pool_checks.add(task)
-    task.add_done_callback(_pool_checks.discard)
+    task.add_done_callback(_pool_check_done)
+
+
+def _pool_check_done(task: asyncio.Task) -> None:
+    _pool_checks.discard(task)
+    if not task.cancelled() and task.exception() is not None:  # retrieved: the pool closed meanwhile
+        log.debug("pool check failed", extra={"error": type(task.exception()).__name__})
 
 
 def unavailable(reason: str) -> JSONResponse:
@@ -92,11 +100,17 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The raw body, refusing (without reading it all) anything over the limit."""
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The raw body, refusing (without reading it all) anything over the limit, and raising
+    TimeoutError when it has not arrived whole within ``timeout`` seconds (slowloris)."""
     declared = declared_length(scope["headers"])
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    async with asyncio.timeout(timeout):
+        return await _read_chunks(receive, limit)
+
+
+async def _read_chunks(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -111,7 +125,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         elif message["type"] == "http.disconnect":
-            raise ClientDisconnect
+            raise ClientDisconnect  # ObserveMiddleware counts it; nobody is left to answer
 
 
 def header_map(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -134,15 +148,22 @@ async def ingest(state: State, scope: Scope, receive: Receive, vendor: str, rout
     """One webhook delivery, reached through ``WebhookRoutes`` or the router alike."""
     scope.setdefault("state", {})["vendor"] = vendor
     try:
-        body = await read_body(scope, receive, state.settings.max_body_bytes)
+        body = await read_body(scope, receive, state.settings.max_body_bytes, state.settings.body_timeout)
     except BodyTooLarge:
         return JSONResponse(
             {"status": "payload_too_large", "limit_bytes": state.settings.max_body_bytes}, status_code=413
         )
+    except TimeoutError:
+        return JSONResponse(
+            {"status": "request_timeout", "limit_seconds": state.settings.body_timeout},
+            status_code=408,
+            headers={"Connection": "close"},
+        )
     headers = header_map(scope["headers"])
+    deadline = state.watchdog.deadline()  # every wait below ends by then: 503 rather than never
     try:
         if vendor == "paypal":
-            async with state.pool.connection() as conn:
+            async with state.watchdog.bound(deadline), state.pool.connection() as conn:
                 # pgcrypto has no RSA: the shell checks PayPal's signature against the pinned
                 # certificates the database hands out, and attests it (see paypal.py).
                 cur = await conn.execute(
@@ -153,7 +174,10 @@ async def ingest(state: State, scope: Scope, receive: Receive, vendor: str, rout
             if attestation is not None:
                 headers[paypal.ATTESTATION_HEADER] = attestation
         # Group commit (batching.py): shares a transaction with concurrent deliveries.
-        row = await state.group.receive(Delivery(vendor, route, orjson.dumps(headers).decode(), body, token))
+        row = await state.group.receive(Delivery(vendor, route, orjson.dumps(headers).decode(), body, token), deadline)
+    except (DeliveryTimeout, TimeoutError):
+        log.warning("webhook %s not answered within its deadline", route, extra={"vendor": vendor})
+        return unavailable("timeout")
     except PoolTimeout:
         return unavailable("database unavailable")
     except psycopg.Error as exc:
@@ -319,7 +343,26 @@ async def metrics(request: Request) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
+async def open_after_identity(dsn: str, pool: AsyncConnectionPool, refuse: Callable[[str], None]) -> None:
+    """Started while the database was unreachable: the pool opens (and the shell becomes ready)
+    only once the runtime identity is checked on the first connection that succeeds."""
+    try:
+        role = await await_least_privilege(dsn, lambda reason: None)  # serve() logged the outage once
+    except IdentityError as exc:
+        refuse(str(exc))
+        return
+    log.info("runtime identity checked on the first connection: %s; ready", role)
+    await pool.open(wait=False)
+
+
+def create_app(
+    dsn: str,
+    settings: Settings | None = None,
+    identity_checked: bool = True,
+    refuse: Callable[[str], None] | None = None,
+) -> Starlette:
+    """identity_checked False: the database was unreachable at start; the pool opens after
+    ``open_after_identity`` checked the role, and ``refuse`` is called if it is privileged."""
     settings = settings or Settings.from_env()
     shell_metrics = ShellMetrics()
 
@@ -330,7 +373,7 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
             min_size=2,
             max_size=settings.pool_size,
             open=False,
-            timeout=5.0,
+            timeout=settings.pool_timeout,
             # Behind PgBouncer < 1.21 in transaction mode, server-side prepared statements break.
             kwargs={
                 "autocommit": True,
@@ -338,17 +381,27 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
                 "prepare_threshold": None if env("SKELDIR_PREPARED_STATEMENTS") == "off" else 5,
             },
         )
-        await pool.open(wait=False)
+        watchdog = Watchdog(settings.pool_timeout + WATCHDOG_MARGIN)
         app.state.skeldir = State(
             pool=pool,
             settings=settings,
             metrics=shell_metrics,
-            group=GroupCommit.from_env(pool, settings.pool_size, shell_metrics.group_commit.observe),
+            group=GroupCommit.from_env(pool, settings.pool_size, shell_metrics.group_commit.observe, watchdog),
+            watchdog=watchdog,
         )
+        opener = None
+        if identity_checked:
+            await pool.open(wait=False)
+        else:
+            opener = asyncio.create_task(open_after_identity(dsn, pool, refuse or (lambda reason: None)))
         try:
             yield
         finally:
-            await pool.close()
+            if opener is not None:
+                opener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await opener
+            await pool.close(timeout=1.0)
 
     webhook_routes = {path: Route(path, webhook, methods=["POST"]) for path in (WEBHOOK, WEBHOOK_TOKEN)}
     routes = [
@@ -373,30 +426,67 @@ def create_app(dsn: str, settings: Settings | None = None) -> Starlette:
     )
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, plus: SIGTERM pulls in every request's deadline to the grace period
+    (so in-flight batches still commit and answer, and stragglers get 503, not silence), and
+    a privileged identity found after start stops it with exit code 2."""
+
+    exit_code = 0
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        state: State | None = getattr(self.config.app.state, "skeldir", None)
+        if state is not None:
+            state.watchdog.close(SHUTDOWN_GRACE)
+        await super().shutdown(sockets)
+
+    def refuse(self, reason: str) -> None:
+        print(f"skeldir serve: {reason}", file=sys.stderr, flush=True)
+        self.exit_code = 2
+        self.should_exit = True
+
+
 def serve(dsn: str, host: str, port: int) -> int:
     try:
-        role = assert_least_privilege(dsn)
+        role: str | None = assert_least_privilege(dsn)
+        unreachable = None
+    except DatabaseUnreachable as exc:
+        role, unreachable = None, str(exc)
     except IdentityError as exc:
         print(f"skeldir serve: {exc}", file=sys.stderr)
         return 2
     logs.configure()
-    log.info("shell connecting as %s, listening on %s:%d", role, host, port)
-    app = create_app(dsn)
+    if role is None:
+        log.warning(
+            "database unreachable (%s); listening on %s:%d, not ready until the identity is checked",
+            unreachable,
+            host,
+            port,
+        )
+    else:
+        log.info("shell connecting as %s, listening on %s:%d", role, host, port)
+    refusals: list[Callable[[str], None]] = []
+    app = create_app(dsn, identity_checked=role is not None, refuse=lambda reason: refusals[0](reason))
     # What exists now lives as long as the process: frozen, the cyclic collector never scans
     # it again. A request allocates many short-lived objects and few cycles, so collections
     # can be rarer (shell CPU per request 0.84-0.92 of the default flat out, BENCHMARKS.md).
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,  # httptools, one socket write per response (coalesce.py)
+        http=ShellProtocol,  # httptools, one socket write per response, a deadline on request heads
         access_log=False,
         log_level="warning",
         log_config=None,
         lifespan="on",
+        # The watchdog answers every request within SHUTDOWN_GRACE of SIGTERM; this only
+        # bounds what it cannot reach (a response being written to a stalled client).
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE) + 2,
     )
-    return 0
+    server = Server(config)
+    refusals.append(server.refuse)
+    server.run()
+    return server.exit_code

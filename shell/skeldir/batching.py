@@ -14,11 +14,18 @@ retried once on its own, after its batch committed; any other
 error reaches the caller as the ``psycopg.Error`` a single call would have raised. When
 the batch call itself fails before running (the driver or a parameter cast refuses one
 delivery's value), every delivery of it is run alone, so only the bad one fails.
+
+Every delivery is answered, whatever happens (issue 18): a failure of one delivery is
+that delivery's answer alone; a defect in this module answers its batch (503 upstream)
+and is logged; and the watchdog (watchdog.py) bounds each wait, cancelling a batch's
+statement just before its earliest member's deadline and answering DeliveryTimeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +33,11 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir.config import env
+from skeldir.watchdog import WATCHDOG_MARGIN, Watchdog
+
+log = logging.getLogger("skeldir.shell.batching")
+
+CANCEL_ALLOWANCE = 1.0  # seconds before a batch's deadline at which its statement is cancelled
 
 SINGLE = "SELECT http_status, outcome, response FROM api.webhook_receive(%s, %s, %s::jsonb, %s, %s)"
 # The arrays travel in binary format (%b): psycopg's text format quotes and escapes every
@@ -52,15 +64,27 @@ class DeliveryError(psycopg.Error):
     """A delivery raised inside its batch subtransaction; carries its SQLSTATE."""
 
     def __init__(self, sqlstate: str) -> None:
-        super().__init__(f"delivery failed with SQLSTATE {sqlstate}")
+        # Before the base initializer: psycopg.Error.__init__ reads self.sqlstate.
         self._sqlstate = sqlstate
+        super().__init__(f"delivery failed with SQLSTATE {sqlstate}")
 
     @property
     def sqlstate(self) -> str | None:  # type: ignore[override]
         return self._sqlstate
 
 
+class DeliveryTimeout(Exception):
+    """The watchdog's answer: no result within the request's deadline (the shell answers 503)."""
+
+
 Answer = tuple[int, str, str]  # http_status, outcome, response
+
+
+@dataclass(eq=False)
+class Pending:
+    delivery: Delivery
+    future: asyncio.Future[Answer]
+    deadline: float  # event-loop time by which its request must be answered
 
 
 def settle(future: asyncio.Future[Answer], value: Answer | BaseException) -> None:
@@ -69,6 +93,7 @@ def settle(future: asyncio.Future[Answer], value: Answer | BaseException) -> Non
         return
     if isinstance(value, BaseException):
         future.set_exception(value)
+        future.exception()  # retrieved: a waiter that gave up must not leave "never retrieved" noise
     else:
         future.set_result(value)
 
@@ -80,35 +105,57 @@ class GroupCommit:
         max_batch: int,
         flushers: int,
         observe: Callable[[int], None] | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.pool = pool
         self.max_batch = max(1, max_batch)
         self.flushers = max(1, flushers)
         self.observe = observe  # called with the size of every batch taken from the queue
+        self.watchdog = watchdog or Watchdog(pool.timeout + WATCHDOG_MARGIN)
         self.active = 0
-        self.pending: list[tuple[Delivery, asyncio.Future[Answer]]] = []
+        self.pending: list[Pending] = []
         self.tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_env(
-        cls, pool: AsyncConnectionPool, pool_size: int, observe: Callable[[int], None] | None = None
+        cls,
+        pool: AsyncConnectionPool,
+        pool_size: int,
+        observe: Callable[[int], None] | None = None,
+        watchdog: Watchdog | None = None,
     ) -> GroupCommit:
         return cls(
             pool,
             max_batch=int(env("SKELDIR_GROUP_COMMIT_MAX", "32") or 32),
             flushers=int(env("SKELDIR_GROUP_COMMIT_FLUSHERS", str(max(1, pool_size // 2))) or 1),
             observe=observe,
+            watchdog=watchdog,
         )
 
-    async def receive(self, delivery: Delivery) -> Answer:
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self.pending.append((delivery, future))
+    async def receive(self, delivery: Delivery, deadline: float | None = None) -> Answer:
+        """The delivery's answer, or DeliveryTimeout once its deadline (default: the watchdog's) passed."""
+        entry = Pending(
+            delivery,
+            asyncio.get_running_loop().create_future(),
+            self.watchdog.deadline() if deadline is None else deadline,
+        )
+        self.pending.append(entry)
         if self.active < self.flushers:
             self.active += 1
             task = asyncio.create_task(self._flush())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        return await future
+        try:
+            async with self.watchdog.bound(entry.deadline):
+                # shield: the watchdog must not cancel the future a flusher will settle.
+                return await asyncio.shield(entry.future)
+        except TimeoutError:
+            raise DeliveryTimeout from None
+        finally:
+            if not entry.future.done():  # timed out (or cancelled) while still queued: never sent
+                with contextlib.suppress(ValueError):
+                    self.pending.remove(entry)
+                entry.future.cancel()
 
     async def _flush(self) -> None:
         try:
@@ -117,66 +164,85 @@ class GroupCommit:
                 del self.pending[: self.max_batch]
                 if self.observe is not None:
                     self.observe(len(batch))
-                await self._run(batch)
+                await self._run_bounded(batch)
         finally:
             self.active -= 1
 
-    async def _run(self, batch: list[tuple[Delivery, asyncio.Future[Answer]]]) -> None:
+    async def _run_bounded(self, batch: list[Pending]) -> None:
+        """Runs a batch within its earliest deadline; whatever happens, every member is answered.
+
+        The statement is cancelled (psycopg cancels it in the server, so nothing commits
+        after the answer) CANCEL_ALLOWANCE before the deadline, which leaves the cancel time
+        to arrive before the members' own watchdogs answer them.
+        """
+        failure: BaseException
+        try:
+            async with self.watchdog.bound(min(p.deadline for p in batch), early=CANCEL_ALLOWANCE):
+                await self._run(batch)
+        except TimeoutError:
+            failure = DeliveryTimeout()
+        except asyncio.CancelledError:
+            for p in batch:
+                settle(p.future, DeliveryTimeout())
+            raise
+        except Exception as exc:  # a defect here must cost its batch an answer of 503, not hang it
+            log.error("group commit batch of %d failed", len(batch), extra={"error": type(exc).__name__})
+            failure = exc
+        else:
+            failure = RuntimeError("the batch left a delivery unanswered")
+        for p in batch:
+            settle(p.future, failure)
+
+    async def _run(self, batch: list[Pending]) -> None:
         try:
             if len(batch) == 1:
-                settle(batch[0][1], await self._single(batch[0][0]))
+                settle(batch[0].future, await self._single(batch[0].delivery))
                 return
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
                     BATCH,
                     [
-                        [d.vendor for d, _ in batch],
-                        [d.route for d, _ in batch],
-                        [d.headers for d, _ in batch],
-                        [d.body for d, _ in batch],
-                        [d.token for d, _ in batch],
+                        [p.delivery.vendor for p in batch],
+                        [p.delivery.route for p in batch],
+                        [p.delivery.headers for p in batch],
+                        [p.delivery.body for p in batch],
+                        [p.delivery.token for p in batch],
                     ],
                     prepare=True,
                 )
                 rows = await cur.fetchall()
         except (psycopg.OperationalError, PoolTimeout) as exc:  # database unreachable: every waiter learns it
-            for _, future in batch:
-                settle(future, exc)
+            for p in batch:
+                settle(p.future, exc)
             return
         except psycopg.Error as exc:
             if len(batch) == 1:
-                settle(batch[0][1], exc)
+                settle(batch[0].future, exc)
                 return
             # One delivery made the whole call fail before any ran (a value the driver or a
             # parameter cast refuses, e.g. a NUL in a header): each one runs alone instead,
             # so it fails alone.
             await self._each_alone(batch)
             return
-        except BaseException as exc:
-            for _, future in batch:
-                settle(future, exc)
-            raise
         retry = []
         for ord_, http_status, outcome, response, sqlstate in rows:
-            delivery, future = batch[ord_ - 1]
+            p = batch[ord_ - 1]
             if sqlstate is None:
-                settle(future, (http_status, outcome, response))
+                settle(p.future, (http_status, outcome, response))
             elif sqlstate.startswith("40") or sqlstate == "55P03":
-                retry.append((delivery, future))
+                retry.append(p)
             else:
-                settle(future, DeliveryError(sqlstate))
-        for delivery, future in retry:
-            try:
-                settle(future, await self._single(delivery))
-            except Exception as exc:
-                settle(future, exc)
+                settle(p.future, DeliveryError(sqlstate))
+        await self._each_alone(retry)
 
-    async def _each_alone(self, batch: list[tuple[Delivery, asyncio.Future[Answer]]]) -> None:
-        for delivery, future in batch:
+    async def _each_alone(self, batch: list[Pending]) -> None:
+        for p in batch:
+            if p.future.done():
+                continue
             try:
-                settle(future, await self._single(delivery))
+                settle(p.future, await self._single(p.delivery))
             except Exception as exc:
-                settle(future, exc)
+                settle(p.future, exc)
 
     async def _single(self, d: Delivery) -> Answer:
         async with self.pool.connection() as conn:

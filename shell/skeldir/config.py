@@ -23,6 +23,8 @@ ENV_DOC = {
     "SKELDIR_PUBLIC_URL": "base URL in endpoint URLs (default: a running 'skeldir up's host and port, else http://127.0.0.1:8000)",
     "SKELDIR_MAX_BODY_BYTES": "webhook body limit in bytes (default: 1048576)",
     "SKELDIR_POOL_SIZE": "shell connection pool size (default: 8)",
+    "SKELDIR_BODY_TIMEOUT": "seconds a client may take to send a webhook body; then 408 (default: 30)",
+    "SKELDIR_POOL_TIMEOUT": "seconds a request waits for a pooled connection; +3 s: its answer deadline (default: 5)",
     "SKELDIR_LLM_STUB_LATENCY_MS": "stub LLM provider: latency per call in ms (default: 5)",
     "SKELDIR_LLM_STUB_INPUT_TOKENS": "stub LLM provider: input tokens per call (default: prompt chars / 4)",
     "SKELDIR_LLM_STUB_OUTPUT_TOKENS": "stub LLM provider: output tokens per call (default: 64)",
@@ -52,6 +54,8 @@ class Settings:
     public_url: str
     max_body_bytes: int
     pool_size: int
+    pool_timeout: float = 5.0
+    body_timeout: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,4 +66,6 @@ class Settings:
             public_url=env("SKELDIR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_body_bytes=int(env("SKELDIR_MAX_BODY_BYTES", str(1024 * 1024))),
             pool_size=int(env("SKELDIR_POOL_SIZE", "8")),
+            pool_timeout=float(env("SKELDIR_POOL_TIMEOUT", "5")),
+            body_timeout=float(env("SKELDIR_BODY_TIMEOUT", "30")),
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
+
 import psycopg
 
 
@@ -19,13 +23,26 @@ def one_line(exc: psycopg.Error) -> str:
     return " | ".join(parts)
 
 
-def assert_least_privilege(dsn: str) -> str:
-    """Connect once and refuse a superuser, BYPASSRLS or object-owning role. Returns the role."""
-    try:
-        with psycopg.connect(dsn, connect_timeout=10) as conn:
-            row = conn.execute("SELECT * FROM api.session_identity()").fetchone()
-    except psycopg.Error as exc:
-        raise IdentityError(f"cannot check the runtime identity: {one_line(exc)}") from exc
+class DatabaseUnreachable(Exception):
+    """The server cannot be reached yet (refused, starting up, shutting down): retry later."""
+
+
+IDENTITY_QUERY = "SELECT * FROM api.session_identity()"
+CONNECT_TIMEOUT = 5  # seconds per connection attempt of the identity check
+BACKOFF_FIRST = 0.5  # seconds between identity attempts while the database is down, doubling...
+BACKOFF_CAP = 5.0  # ...up to this
+
+
+def unreachable(exc: psycopg.OperationalError) -> bool:
+    """A failure to connect, or a server starting, stopping or full: worth retrying. libpq
+    reports every failed connection attempt without a SQLSTATE, so a refused password or a
+    missing database is retried too (the caller logs its message); an error on an open
+    connection with a SQLSTATE of another class is not."""
+    return exc.sqlstate is None or exc.sqlstate[:2] in ("08", "57") or exc.sqlstate == "53300"
+
+
+def judge_identity(row: tuple | None) -> str:
+    """The role, or IdentityError for a superuser, BYPASSRLS or object-owning one (SPEC §3)."""
     assert row is not None
     role, superuser, bypass_rls, owned = row
     if superuser or bypass_rls or owned:
@@ -40,6 +57,50 @@ def assert_least_privilege(dsn: str) -> str:
         )
         raise IdentityError(f"refusing to run as {role!r} ({why}); point SKELDIR_DATABASE_URL at app_user")
     return str(role)
+
+
+def assert_least_privilege(dsn: str) -> str:
+    """Connect once and refuse a superuser, BYPASSRLS or object-owning role. Returns the role.
+
+    Raises DatabaseUnreachable when the server cannot be reached (the caller may start
+    anyway and check on its first connection: ``await_least_privilege``), IdentityError
+    for a privileged role or any other failure.
+    """
+    try:
+        with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
+            row = conn.execute(IDENTITY_QUERY).fetchone()
+    except psycopg.OperationalError as exc:
+        if unreachable(exc):
+            raise DatabaseUnreachable(one_line(exc)) from exc
+        raise IdentityError(f"cannot check the runtime identity: {one_line(exc)}") from exc
+    except psycopg.Error as exc:
+        raise IdentityError(f"cannot check the runtime identity: {one_line(exc)}") from exc
+    return judge_identity(row)
+
+
+async def await_least_privilege(
+    dsn: str, on_unreachable: Callable[[str], None], stopping: asyncio.Event | None = None
+) -> str | None:
+    """``assert_least_privilege`` on the first connection that succeeds: while the database is
+    unreachable it retries with capped backoff (``on_unreachable`` hears each failure).
+    None if ``stopping`` is set first."""
+    backoff = BACKOFF_FIRST
+    stop = stopping or asyncio.Event()
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
+                cur = await conn.execute(IDENTITY_QUERY)
+                return judge_identity(await cur.fetchone())
+        except psycopg.OperationalError as exc:
+            if not unreachable(exc):
+                raise IdentityError(f"cannot check the runtime identity: {one_line(exc)}") from exc
+            on_unreachable(one_line(exc))
+        except psycopg.Error as exc:
+            raise IdentityError(f"cannot check the runtime identity: {one_line(exc)}") from exc
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, BACKOFF_CAP)
+    return None
 
 
 # SQLSTATE (exact, or class of two characters) -> HTTP status. The one place that maps.

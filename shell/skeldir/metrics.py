@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("skeldir.shell.request")
@@ -42,7 +43,9 @@ OUTCOMES = frozenset(
         "unauthorized",
         "unknown_vendor",
         "payload_too_large",
+        "request_timeout",
         "unavailable",
+        "client_disconnect",
         "error",
     }
 )
@@ -111,6 +114,12 @@ class ShellMetrics:
             buckets=GROUP_COMMIT_BUCKETS,
             registry=self.registry,
         )
+        self.client_disconnects = Counter(
+            "skeldir_http_client_disconnects",
+            "Requests whose client went away before the request was read whole (nobody was answered)",
+            ["route"],
+            registry=self.registry,
+        )
         self.refresh_errors = Counter(
             "skeldir_queue_metrics_refresh_errors",
             "Failed reads of the pgmq queue metrics (the last good values are served)",
@@ -152,6 +161,14 @@ class ShellMetrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
+    def disconnected(self, scope: Scope) -> None:
+        """A client that left mid-request: not a request answered, so no status and no latency."""
+        self.client_disconnects.labels(route_template(scope)).inc()
+        state = scope.get("state") or {}
+        vendor = state.get("vendor")
+        if vendor is not None:
+            self.webhooks.labels(vendor if vendor in VENDORS else "unknown", "client_disconnect").inc()
+
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope.get("method", "OTHER")
         method = method if method in METHODS else "OTHER"
@@ -183,7 +200,7 @@ def route_template(scope: Scope) -> str:
 def webhook_outcome(state: dict, status: int) -> str:
     outcome = state.get("outcome")
     if outcome is None:
-        outcome = {413: "payload_too_large", 503: "unavailable"}.get(status, "error")
+        outcome = {408: "request_timeout", 413: "payload_too_large", 503: "unavailable"}.get(status, "error")
     return outcome if outcome in OUTCOMES else "error"
 
 
@@ -209,24 +226,34 @@ class ObserveMiddleware:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
+        disconnected = False
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away while its body was being read: the client's doing, not a
+            # server error, and there is nobody left to answer (issue 18 §4).
+            disconnected = True
         finally:
             seconds = time.perf_counter() - started
-            self.metrics.observe(scope, status, seconds)
+            if disconnected:
+                self.metrics.disconnected(scope)
+            else:
+                self.metrics.observe(scope, status, seconds)
             state = scope.get("state") or {}
             fields: dict[str, object] = {
                 "request_id": request_id,
                 "method": scope.get("method"),
                 "route": route_template(scope),
-                "status": status,
+                "status": None if disconnected else status,
                 "latency_ms": round(seconds * 1000, 3),
             }
             if state.get("tenant_id") is not None:
                 fields["tenant_id"] = str(state["tenant_id"])
             if state.get("vendor") is not None:
                 fields["vendor"] = state["vendor"] if state["vendor"] in VENDORS else "unknown"
-                fields["outcome"] = webhook_outcome(state, status)
+                fields["outcome"] = "client_disconnect" if disconnected else webhook_outcome(state, status)
+            elif disconnected:
+                fields["outcome"] = "client_disconnect"
             log.info("request", extra=fields)
 
 

@@ -31,8 +31,13 @@ WEBHOOK_RESPONSES: dict[str, Any] = {
     "400": _json(_ref("Status"), "A path or header value PostgreSQL cannot represent (a NUL byte)."),
     "401": _json(_ref("Unauthorized"), "Unknown tenant, or a bad or stale signature: nothing stored."),
     "404": _json(_ref("Status"), "Unknown vendor."),
+    "408": _json(_ref("RequestTimeout"), "Body not received whole within SKELDIR_BODY_TIMEOUT: nothing stored."),
     "413": _json(_ref("PayloadTooLarge"), "Body over SKELDIR_MAX_BODY_BYTES: refused unread."),
-    "503": _json(_ref("Unavailable"), "Database unavailable: retry later, nothing was stored.", RETRY_AFTER),
+    "503": _json(
+        _ref("Unavailable"),
+        "Database unavailable, or no answer within the deadline (reason timeout): retry later.",
+        RETRY_AFTER,
+    ),
 }
 
 SIGNATURE_HEADERS = [
@@ -265,6 +270,11 @@ def openapi_document(aliases: list[str]) -> dict[str, Any]:
                     "type": "object",
                     "required": ["status", "limit_bytes"],
                     "properties": {"status": {"const": "payload_too_large"}, "limit_bytes": {"type": "integer"}},
+                },
+                "RequestTimeout": {
+                    "type": "object",
+                    "required": ["status", "limit_seconds"],
+                    "properties": {"status": {"const": "request_timeout"}, "limit_seconds": {"type": "number"}},
                 },
                 "Unavailable": {
                     "type": "object",

@@ -26,7 +26,8 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir import logs
-from skeldir.db import IdentityError, assert_least_privilege
+from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege
+from skeldir.watchdog import SHUTDOWN_GRACE
 
 log = logging.getLogger("skeldir.worker")
 
@@ -254,10 +255,30 @@ class Worker:
                 SQL_METRICS_ERRORS.inc()
             await self._sleep(max(0.0, SQL_METRICS_INTERVAL - (time.monotonic() - started)))
 
-    async def run(self) -> None:
+    async def check_identity(self) -> int | None:
+        """Started while the database was unreachable: waits (capped backoff) for the first
+        connection and checks the runtime identity on it. An exit code when the worker must
+        not run: 2 for a privileged identity, 0 when stopped first."""
+        self.db_ok = False
+        DATABASE_UP.set(0)
+        try:
+            role = await await_least_privilege(self.dsn, lambda reason: None, self.stopping)
+        except IdentityError as exc:
+            print(f"skeldir worker: {exc}", file=sys.stderr, flush=True)
+            return 2
+        if role is None:
+            log.info("worker stopped before the database was reachable")
+            return 0
+        self._db_state(True)
+        log.info("worker connecting as %s", role)
+        return None
+
+    async def run(self, identity_checked: bool = True) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        if not identity_checked and (refused := await self.check_identity()) is not None:
+            return refused
         await self.pool.open(wait=False)
         log.info(
             "worker %s polling %s (batch %d, concurrency %d, gather %.2f s)",
@@ -278,6 +299,14 @@ class Worker:
         ]
         await self.stopping.wait()
         log.info("stopping: finishing in-flight batches")
+        # A batch stuck behind a lock must not keep the worker from exiting: past the grace
+        # period it is cancelled (psycopg cancels the statement, the transaction rolls back)
+        # and its messages are taken again after their visibility timeout.
+        _, stuck = await asyncio.wait(drains, timeout=SHUTDOWN_GRACE)
+        if stuck:
+            log.warning("stopping: %d batch(es) still running after %.0f s; cancelled", len(stuck), SHUTDOWN_GRACE)
+            for task in stuck:
+                task.cancel()
         await asyncio.gather(*drains, return_exceptions=True)
         for task in (listener, beat, probes, sql_metrics):
             task.cancel()
@@ -287,8 +316,9 @@ class Worker:
                 await conn.execute("SELECT api.worker_stopped(%s)", [self.worker_id])
         except (psycopg.Error, PoolTimeout):
             pass
-        await self.pool.close()
+        await self.pool.close(timeout=1.0)
         log.info("worker stopped")
+        return 0
 
 
 def run(
@@ -312,7 +342,12 @@ def run(
         print(f"skeldir worker: --batch must be 1..1000 and --gather >= 0 (got {batch}, {gather})", file=sys.stderr)
         return 2
     try:
-        role = assert_least_privilege(dsn)
+        role: str | None = assert_least_privilege(dsn)
+        unreachable = None
+    except DatabaseUnreachable as exc:
+        # Start anyway (issue 18 §5): the exporter reports the database down, and the identity
+        # is checked on the first connection that succeeds.
+        role, unreachable = None, str(exc)
     except IdentityError as exc:
         print(f"skeldir worker: {exc}", file=sys.stderr)
         return 2
@@ -325,6 +360,8 @@ def run(
                 file=sys.stderr,
             )
             return 2
-    log.info("worker connecting as %s", role)
-    asyncio.run(Worker(dsn, queues, batch, concurrency, gather).run())
-    return 0
+    if role is None:
+        log.warning("database unreachable (%s); retrying, the identity is checked on the first connection", unreachable)
+    else:
+        log.info("worker connecting as %s", role)
+    return asyncio.run(Worker(dsn, queues, batch, concurrency, gather).run(identity_checked=role is not None))

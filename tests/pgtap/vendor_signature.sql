@@ -1,6 +1,6 @@
 -- Vendor signature checks in SQL (SPEC §5 step 2), with published test vectors where they exist.
 BEGIN;
-SELECT plan(28);
+SELECT plan(38);
 
 SELECT has_function('skeldir', '_secure_equal', ARRAY['bytea', 'bytea'], 'constant-time comparison exists');
 SELECT has_function('skeldir', '_hmac_base64_valid', ARRAY['text', 'bytea', 'text[]'], 'base64 HMAC check exists');
@@ -98,6 +98,18 @@ SELECT ok(NOT skeldir._paypal_attestation_valid(p.h || '{"paypal-transmission-ti
   FROM paypal_headers AS p;
 SELECT ok(NOT skeldir._paypal_attestation_valid(p.h - 'x-skeldir-paypal-verification', p.body, ARRAY[p.cert],
           'WH-SUB', interval '300 seconds'), 'PayPal: no attestation fails') FROM paypal_headers AS p;
+-- Issue 18 §3: a transmission time that is not an ISO 8601 instant is stale, never an error
+-- (infinity made now() - time overflow with 22008; 'now' would never go stale).
+SELECT ok(NOT skeldir._paypal_attestation_valid(p.h || jsonb_build_object('paypal-transmission-time', v.t),
+          p.body, ARRAY[p.cert], 'WH-SUB', interval '300 seconds'),
+          format('PayPal: transmission time %s fails, without raising', v.t))
+  FROM paypal_headers AS p,
+       (VALUES ('infinity'), ('-infinity'), ('now'), ('today'), ('epoch'), ('not a time'), (''),
+               ('2026-13-45T99:00:00Z'), ('99999-01-01T00:00:00Z')) AS v (t);
+SELECT ok(skeldir._paypal_attestation_valid(p.h || jsonb_build_object('paypal-transmission-time',
+              to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')),
+          p.body, ARRAY[p.cert], 'WH-SUB', interval '300 seconds'),
+          'PayPal: a fresh time with fraction and numeric offset is accepted') FROM paypal_headers AS p;
 
 -- The entry point as the real runtime role.
 SET LOCAL ROLE app_user;
