@@ -2,20 +2,20 @@
 BEGIN;
 
 -- Read models whose upkeep follows what changed, not all of history (SPEC §6; TimescaleDB's
--- continuous aggregates are the model). Four of the five read models are tables
--- (mv_daily_revenue_summary, mv_channel_performance, mv_allocation_summary,
--- mv_reconciliation_status), grouped by (tenant, UTC day). Every write to what they
--- aggregate records the (tenant, view, day) keys it touched in
--- skeldir.read_model_invalidations, from statement-level triggers (one INSERT per
--- statement, whatever its row count) on the worker's tables only: allocations,
--- reconciliations, failed jobs, and deletes or updates of events. Nothing fires on the
--- ingest path (events are inserted, never updated, by api.webhook_receive): an event's day
--- is invalidated when the worker allocates it, or gives up on it. skeldir.read_model_upkeep,
--- run by skeldir.matview_refresh under its per-view advisory lock, recomputes exactly
--- the invalidated groups from the base tables (DELETE + INSERT in one transaction) through
--- the (tenant_id, time) indexes below, so each group costs what it holds.
--- mv_realtime_revenue stays a materialized view: its refresh reads the last day's block
--- ranges (index_attribution_event_occurred), whatever the history.
+-- continuous aggregates are the model). Four of the five read models are tables keyed by
+-- (tenant, UTC day, ...). Statement-level triggers (one INSERT per statement, whatever its
+-- row count) on the worker's tables only (allocations, reconciliations, failed jobs, and
+-- deletes or updates of events) log what a write changed:
+--   - mv_channel_performance, mv_allocation_summary, mv_reconciliation_status are sums and
+--     counts: the triggers log signed deltas per key (skeldir.read_model_deltas), and an
+--     upkeep folds them in: it costs the rows written since the last one, not the groups;
+--   - mv_daily_revenue_summary counts events, which are inserted on the ingest path where
+--     nothing may fire: the day of an event is invalidated when the worker allocates it (or
+--     gives up on it), and an upkeep recomputes the invalidated (tenant, day) groups from the
+--     events (skeldir.read_model_invalidations), through the index below: O(group).
+-- skeldir.read_model_upkeep runs under skeldir.matview_refresh's per-view advisory lock, in
+-- one transaction with what it changes. mv_realtime_revenue stays a materialized view: its
+-- refresh reads the last day's block ranges (index_attribution_event_occurred).
 
 -- A group is found by tenant and UTC day, the read models' own key: O(group), not O(tenant)
 -- or O(table). Keyed on the day expression rather than the timestamp, so that a query over
@@ -29,16 +29,15 @@ CREATE INDEX reconciliations_tenant_day_idx
     ON skeldir.reconciliations (tenant_id, ((first_seen_at AT TIME ZONE 'UTC')::date));
 
 /**
- * The invalidation log: (tenant, read model, UTC day) groups whose base rows changed since
- * the read model's last upkeep. Append-only for writers (no unique key, so concurrent
- * writers never wait on each other's rows); skeldir.read_model_upkeep deletes the entries
- * it applied, by id, and leaves the ones committed after it looked for the next run.
+ * The invalidation log of mv_daily_revenue_summary: (tenant, UTC day) groups whose events
+ * changed since its last upkeep. Append-only for writers (no unique key, so concurrent
+ * writers never wait on each other's rows); skeldir.read_model_upkeep takes the entries it
+ * sees and leaves the ones committed after it looked for the next run.
  */
 CREATE TABLE skeldir.read_model_invalidations (
     tenant_id  uuid NOT NULL,
     id         bigint GENERATED ALWAYS AS IDENTITY,
-    view_name  text NOT NULL CHECK (view_name IN ('mv_daily_revenue_summary', 'mv_channel_performance',
-                                                  'mv_allocation_summary', 'mv_reconciliation_status')),
+    view_name  text NOT NULL CHECK (view_name = 'mv_daily_revenue_summary'),
     day        date NOT NULL,
     logged_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id)
@@ -52,47 +51,90 @@ CREATE POLICY read_model_invalidations_belong_to_their_tenant ON skeldir.read_mo
     WITH CHECK (tenant_id = skeldir.current_tenant_id());
 
 /**
+ * The delta log of the additive read models: signed counts and minor-unit sums per key of
+ * mv_channel_performance (day, channel, currency, kind), mv_allocation_summary (day,
+ * channel, model, currency) and mv_reconciliation_status (day, status, currency), as the
+ * statement triggers below read them off the transition tables of allocations and
+ * reconciliations (an inserted row counts +1, a deleted one -1, an update both). Append-only
+ * for writers; skeldir.read_model_upkeep folds a tenant's entries into the read model and
+ * deletes them in one transaction, so an upkeep costs the rows written since the last one,
+ * however large the groups they land in.
+ */
+CREATE TABLE skeldir.read_model_deltas (
+    tenant_id uuid NOT NULL,
+    id        bigint GENERATED ALWAYS AS IDENTITY,
+    view_name text NOT NULL CHECK (view_name IN ('mv_channel_performance', 'mv_allocation_summary',
+                                                 'mv_reconciliation_status')),
+    day       date NOT NULL,
+    key1      text NOT NULL,  -- channel, or reconciliation status
+    key2      text,           -- model (mv_allocation_summary)
+    currency  text NOT NULL,
+    kind      text,           -- order | payment | refund (mv_channel_performance)
+    n         bigint NOT NULL,
+    minor     bigint NOT NULL,  -- allocated minor units, or order_minor (mv_reconciliation_status)
+    minor2    bigint NOT NULL DEFAULT 0,  -- payment_minor (mv_reconciliation_status)
+    PRIMARY KEY (tenant_id, id)
+);
+COMMENT ON TABLE skeldir.read_model_deltas IS
+    'Signed count and sum deltas of the additive read models, folded in by skeldir.read_model_upkeep.';
+ALTER TABLE skeldir.read_model_deltas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE skeldir.read_model_deltas FORCE ROW LEVEL SECURITY;
+CREATE POLICY read_model_deltas_belong_to_their_tenant ON skeldir.read_model_deltas
+    USING (tenant_id = skeldir.current_tenant_id())
+    WITH CHECK (tenant_id = skeldir.current_tenant_id());
+
+/**
  * Trigger on skeldir.allocations (statement level, transition tables old_rows / new_rows):
- * the days of the allocations written feed mv_channel_performance and mv_allocation_summary;
- * an inserted allocation is also its event's first appearance in the worker, so its day
- * of mv_daily_revenue_summary is invalidated then (events themselves carry no trigger:
- * they are inserted on the ingest path).
+ * the deltas of the allocations written for mv_channel_performance and
+ * mv_allocation_summary (+ for new rows, - for old ones). An inserted allocation is also its
+ * event's first appearance in the worker, so its day of mv_daily_revenue_summary is
+ * invalidated then (events themselves carry no trigger: they are inserted on the ingest path).
  */
 CREATE FUNCTION skeldir._invalidate_allocations() RETURNS trigger
 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _n bigint := 0;
+    _k bigint;
 BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, key2, currency, kind, n, minor)
+        SELECT r.tenant_id, 'mv_channel_performance', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, NULL,
+               r.currency::text, r.kind, pg_catalog.count(*), pg_catalog.sum(r.amount_minor)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 6, 7
+        UNION ALL
+        SELECT r.tenant_id, 'mv_allocation_summary', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, r.model,
+               r.currency::text, NULL, pg_catalog.count(*), pg_catalog.sum(r.amount_minor)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 5, 6;
+        GET DIAGNOSTICS _k = ROW_COUNT;
+        _n := _n + _k;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, key2, currency, kind, n, minor)
+        SELECT r.tenant_id, 'mv_channel_performance', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, NULL,
+               r.currency::text, r.kind, -pg_catalog.count(*), -pg_catalog.sum(r.amount_minor)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 6, 7
+        UNION ALL
+        SELECT r.tenant_id, 'mv_allocation_summary', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, r.model,
+               r.currency::text, NULL, -pg_catalog.count(*), -pg_catalog.sum(r.amount_minor)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 5, 6;
+        GET DIAGNOSTICS _k = ROW_COUNT;
+        _n := _n + _k;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
-        SELECT DISTINCT n.tenant_id, v.view_name, (n.occurred_at AT TIME ZONE 'UTC')::date
-          FROM new_rows AS n
-         CROSS JOIN pg_catalog.unnest('{mv_daily_revenue_summary,mv_channel_performance,mv_allocation_summary}'::text[])
-               AS v (view_name);
-        IF FOUND THEN
-            PERFORM skeldir._matview_touch('{mv_allocation_summary,mv_channel_performance,mv_daily_revenue_summary}');
-        END IF;
-        RETURN NULL;
+        SELECT DISTINCT r.tenant_id, 'mv_daily_revenue_summary', (r.occurred_at AT TIME ZONE 'UTC')::date
+          FROM new_rows AS r;
     END IF;
-    IF TG_OP = 'DELETE' THEN
-        INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
-        SELECT DISTINCT o.tenant_id, v.view_name, (o.occurred_at AT TIME ZONE 'UTC')::date
-          FROM old_rows AS o
-         CROSS JOIN pg_catalog.unnest('{mv_channel_performance,mv_allocation_summary}'::text[]) AS v (view_name);
-    ELSE
-        INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
-        SELECT DISTINCT k.tenant_id, v.view_name, k.day
-          FROM (SELECT o.tenant_id, (o.occurred_at AT TIME ZONE 'UTC')::date AS day FROM old_rows AS o
-                UNION
-                SELECT n.tenant_id, (n.occurred_at AT TIME ZONE 'UTC')::date FROM new_rows AS n) AS k
-         CROSS JOIN pg_catalog.unnest('{mv_channel_performance,mv_allocation_summary}'::text[]) AS v (view_name);
-    END IF;
-    IF FOUND THEN
-        PERFORM skeldir._matview_touch('{mv_allocation_summary,mv_channel_performance}');
+    IF _n > 0 THEN
+        PERFORM skeldir._matview_touch(CASE TG_OP WHEN 'INSERT'
+            THEN '{mv_allocation_summary,mv_channel_performance,mv_daily_revenue_summary}'::text[]
+            ELSE '{mv_allocation_summary,mv_channel_performance}'::text[] END);
     END IF;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION skeldir._invalidate_allocations() IS
-    'Statement trigger on allocations: invalidates the read-model days the statement touched.';
+    'Statement trigger on allocations: deltas of the allocation read models, daily-summary days of new allocations.';
 
 /**
  * Trigger on deletes and updates of skeldir.attribution_events (a retention delete, a
@@ -121,32 +163,42 @@ $$;
 COMMENT ON FUNCTION skeldir._invalidate_events() IS
     'Statement trigger on event deletes/updates: invalidates their days of mv_daily_revenue_summary.';
 
-/** Trigger on skeldir.reconciliations: both days of a row that moved (old and new first sight). */
+/**
+ * Trigger on skeldir.reconciliations: each row written counts -1 in the group (day of first
+ * sight, status, currency) it leaves and +1 in the one it enters, with its amounts.
+ */
 CREATE FUNCTION skeldir._invalidate_reconciliations() RETURNS trigger
 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _n bigint := 0;
+    _k bigint;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
-        SELECT DISTINCT n.tenant_id, 'mv_reconciliation_status', (n.first_seen_at AT TIME ZONE 'UTC')::date
-          FROM new_rows AS n;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
-        SELECT DISTINCT o.tenant_id, 'mv_reconciliation_status', (o.first_seen_at AT TIME ZONE 'UTC')::date
-          FROM old_rows AS o;
-    ELSE
-        INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
-        SELECT o.tenant_id, 'mv_reconciliation_status', (o.first_seen_at AT TIME ZONE 'UTC')::date FROM old_rows AS o
-        UNION
-        SELECT n.tenant_id, 'mv_reconciliation_status', (n.first_seen_at AT TIME ZONE 'UTC')::date FROM new_rows AS n;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, currency, n, minor, minor2)
+        SELECT r.tenant_id, 'mv_reconciliation_status', (r.first_seen_at AT TIME ZONE 'UTC')::date, r.status,
+               coalesce(r.order_currency, r.payment_currency, 'XXX')::text, pg_catalog.count(*),
+               coalesce(pg_catalog.sum(r.order_minor), 0), coalesce(pg_catalog.sum(r.payment_minor), 0)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 5;
+        GET DIAGNOSTICS _k = ROW_COUNT;
+        _n := _n + _k;
     END IF;
-    IF FOUND THEN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, currency, n, minor, minor2)
+        SELECT r.tenant_id, 'mv_reconciliation_status', (r.first_seen_at AT TIME ZONE 'UTC')::date, r.status,
+               coalesce(r.order_currency, r.payment_currency, 'XXX')::text, -pg_catalog.count(*),
+               -coalesce(pg_catalog.sum(r.order_minor), 0), -coalesce(pg_catalog.sum(r.payment_minor), 0)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 5;
+        GET DIAGNOSTICS _k = ROW_COUNT;
+        _n := _n + _k;
+    END IF;
+    IF _n > 0 THEN
         PERFORM skeldir._matview_touch('{mv_reconciliation_status}');
     END IF;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION skeldir._invalidate_reconciliations() IS
-    'Statement trigger on reconciliations: invalidates the first-sight days of the rows written.';
+    'Statement trigger on reconciliations: -1 in the group a row leaves, +1 in the one it enters.';
 
 /**
  * Trigger on skeldir.worker_failed_jobs: an allocate task that exhausted its retries leaves
@@ -274,14 +326,113 @@ COMMENT ON FUNCTION skeldir._read_model_recompute(text, uuid, date[]) IS
     'Recompute given days of one tenant in a read model kept by group (delete + insert). Raises 22023.';
 
 /**
- * Applies the pending invalidations of one read model kept by group: tenant by tenant
- * (every table FORCEs RLS, so each tenant's rows are reached under its own GUC), the
- * distinct days logged for it are recomputed (skeldir._read_model_recompute) and exactly
- * the log entries read are deleted; entries committed meanwhile stay for the next run, and
- * the groups they name are recomputed then. Full (the rebuild): every day the tenant has in
- * the base table or the read model, whatever the log says. Callers hold the view's advisory
- * lock (skeldir.matview_refresh, skeldir.read_models_rebuild). Returns the groups
- * recomputed and the rows written.
+ * Folds the pending deltas of one tenant into an additive read model (mv_channel_performance,
+ * mv_allocation_summary, mv_reconciliation_status): takes them off the log (deleted, in this
+ * transaction), adds their sums per key to the rows (inserting new keys), and deletes the
+ * touched rows whose count fell to zero, as a full recomputation would have no row there.
+ * Costs the deltas, not the groups. Runs under the tenant's GUC. Returns the days touched and
+ * the rows written.
+ */
+CREATE FUNCTION skeldir._read_model_fold(view_name text, tenant_id uuid, OUT groups bigint, OUT rows bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    _t    uuid := _read_model_fold.tenant_id;
+    _days date[];
+BEGIN
+    CASE _read_model_fold.view_name
+    WHEN 'mv_channel_performance' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.view_name = 'mv_channel_performance'
+            RETURNING d.day, d.key1, d.currency, d.kind, d.n, d.minor
+        ), up AS (
+            INSERT INTO skeldir.mv_channel_performance AS m
+                   (tenant_id, day, channel, currency, order_count, order_minor, payment_count, payment_minor,
+                    refund_count, refund_minor, net_minor)
+            SELECT _t, x.day, x.key1, x.currency,
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'order'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'order'), 0),
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'payment'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'payment'), 0),
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'refund'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'refund'), 0),
+                   pg_catalog.sum(x.minor)
+              FROM taken AS x
+             GROUP BY x.day, x.key1, x.currency
+             ORDER BY x.day, x.key1, x.currency
+            ON CONFLICT ON CONSTRAINT mv_channel_performance_key DO UPDATE
+               SET order_count = m.order_count + excluded.order_count, order_minor = m.order_minor + excluded.order_minor,
+                   payment_count = m.payment_count + excluded.payment_count,
+                   payment_minor = m.payment_minor + excluded.payment_minor,
+                   refund_count = m.refund_count + excluded.refund_count,
+                   refund_minor = m.refund_minor + excluded.refund_minor, net_minor = m.net_minor + excluded.net_minor
+            RETURNING m.day
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day), pg_catalog.count(*) INTO _days, rows FROM up AS u;
+        DELETE FROM skeldir.mv_channel_performance AS m
+         WHERE m.tenant_id = _t AND m.day = ANY (_days) AND m.order_count + m.payment_count + m.refund_count = 0;
+    WHEN 'mv_allocation_summary' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.view_name = 'mv_allocation_summary'
+            RETURNING d.day, d.key1, d.key2, d.currency, d.n, d.minor
+        ), up AS (
+            INSERT INTO skeldir.mv_allocation_summary AS m
+                   (tenant_id, day, model, channel, currency, event_count, allocated_minor)
+            SELECT _t, x.day, x.key2, x.key1, x.currency, pg_catalog.sum(x.n), pg_catalog.sum(x.minor)
+              FROM taken AS x
+             GROUP BY x.day, x.key2, x.key1, x.currency
+             ORDER BY x.day, x.key2, x.key1, x.currency
+            ON CONFLICT ON CONSTRAINT mv_allocation_summary_key DO UPDATE
+               SET event_count = m.event_count + excluded.event_count,
+                   allocated_minor = m.allocated_minor + excluded.allocated_minor
+            RETURNING m.day
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day), pg_catalog.count(*) INTO _days, rows FROM up AS u;
+        DELETE FROM skeldir.mv_allocation_summary AS m
+         WHERE m.tenant_id = _t AND m.day = ANY (_days) AND m.event_count = 0;
+    WHEN 'mv_reconciliation_status' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.view_name = 'mv_reconciliation_status'
+            RETURNING d.day, d.key1, d.currency, d.n, d.minor, d.minor2
+        ), up AS (
+            INSERT INTO skeldir.mv_reconciliation_status AS m
+                   (tenant_id, day, status, currency, ref_count, order_minor, payment_minor)
+            SELECT _t, x.day, x.key1, x.currency, pg_catalog.sum(x.n), pg_catalog.sum(x.minor), pg_catalog.sum(x.minor2)
+              FROM taken AS x
+             GROUP BY x.day, x.key1, x.currency
+             ORDER BY x.day, x.key1, x.currency
+            ON CONFLICT ON CONSTRAINT mv_reconciliation_status_key DO UPDATE
+               SET ref_count = m.ref_count + excluded.ref_count, order_minor = m.order_minor + excluded.order_minor,
+                   payment_minor = m.payment_minor + excluded.payment_minor
+            RETURNING m.day
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day), pg_catalog.count(*) INTO _days, rows FROM up AS u;
+        DELETE FROM skeldir.mv_reconciliation_status AS m
+         WHERE m.tenant_id = _t AND m.day = ANY (_days) AND m.ref_count = 0;
+    ELSE
+        RAISE EXCEPTION 'read model % is not kept by deltas', _read_model_fold.view_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Kept by deltas: mv_channel_performance, mv_allocation_summary, mv_reconciliation_status.';
+    END CASE;
+    groups := coalesce(pg_catalog.cardinality(_days), 0);
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_fold(text, uuid) IS
+    'Fold a tenant''s pending deltas into an additive read model; drop rows whose count fell to zero. Raises 22023.';
+
+/**
+ * Brings one read model up to date from its log, tenant by tenant (every table FORCEs RLS,
+ * so each tenant's rows are reached under its own GUC). mv_daily_revenue_summary: the days
+ * invalidated for it are taken off the log (deleted, in this transaction) and recomputed
+ * from the events (skeldir._read_model_recompute). The additive three: their deltas are
+ * folded in (skeldir._read_model_fold). Entries committed while it runs are not seen and
+ * stay for the next run. Full (the rebuild): every day the tenant has in the base table or
+ * the read model is recomputed and the pending entries are dropped; the caller must keep
+ * writers out meanwhile (skeldir.read_models_rebuild locks the delta log). Callers hold the
+ * view's advisory lock (skeldir.matview_refresh, skeldir.read_models_rebuild). Returns the
+ * (tenant, day) groups touched and the rows written.
  */
 CREATE FUNCTION skeldir.read_model_upkeep(view_name text, full boolean DEFAULT false,
     OUT groups bigint, OUT rows bigint)
@@ -289,16 +440,30 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     _view   text := read_model_upkeep.view_name;
     _tenant uuid;
-    _ids    bigint[];
     _days   date[];
+    _f      record;
 BEGIN
     groups := 0;
     rows := 0;
     FOR _tenant IN SELECT t.id FROM skeldir.tenants AS t ORDER BY t.id LOOP
         PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
-        SELECT pg_catalog.array_agg(i.id), pg_catalog.array_agg(DISTINCT i.day) INTO _ids, _days
-          FROM skeldir.read_model_invalidations AS i
-         WHERE i.tenant_id = _tenant AND i.view_name = _view;
+        IF _view <> 'mv_daily_revenue_summary' AND NOT read_model_upkeep.full THEN
+            SELECT f.groups, f.rows INTO _f FROM skeldir._read_model_fold(_view, _tenant) AS f;
+            groups := groups + _f.groups;
+            rows := rows + _f.rows;
+            CONTINUE;
+        END IF;
+        _days := NULL;
+        IF _view = 'mv_daily_revenue_summary' THEN
+            WITH taken AS (
+                DELETE FROM skeldir.read_model_invalidations AS i
+                 WHERE i.tenant_id = _tenant AND i.view_name = _view
+                RETURNING i.day
+            )
+            SELECT pg_catalog.array_agg(DISTINCT t.day) INTO _days FROM taken AS t;
+        ELSE
+            DELETE FROM skeldir.read_model_deltas AS d WHERE d.tenant_id = _tenant AND d.view_name = _view;
+        END IF;
         IF read_model_upkeep.full THEN
             EXECUTE pg_catalog.format(
                 'SELECT pg_catalog.array_agg(DISTINCT d) FROM (SELECT m.day FROM skeldir.%I AS m WHERE m.tenant_id = $1
@@ -313,15 +478,12 @@ BEGIN
             rows := rows + skeldir._read_model_recompute(_view, _tenant, _days);
             groups := groups + pg_catalog.cardinality(_days);
         END IF;
-        IF _ids IS NOT NULL THEN
-            DELETE FROM skeldir.read_model_invalidations AS i WHERE i.tenant_id = _tenant AND i.id = ANY (_ids);
-        END IF;
     END LOOP;
     PERFORM pg_catalog.set_config('app.current_tenant_id', '', true);
 END;
 $$;
 COMMENT ON FUNCTION skeldir.read_model_upkeep(text, boolean) IS
-    'Recompute the invalidated (tenant, day) groups of a read model kept by group (all of them when full); returns groups and rows.';
+    'Bring a read model up to date from its log (daily: recompute invalidated days; others: fold deltas), or rebuild it (full).';
 
 /**
  * The recovery path (after a crash, a restored backup, a manual fix): rebuilds every read
@@ -338,6 +500,9 @@ DECLARE
     _generation bigint;
     _started    timestamptz;
 BEGIN
+    -- Writers of deltas wait until the rebuild commits, and the ones that committed before are
+    -- all visible to it: a delta is then either in the recomputation or still pending, never both.
+    LOCK TABLE skeldir.read_model_deltas IN EXCLUSIVE MODE;
     FOR view_name, _generation IN SELECT s.view_name, s.generation FROM skeldir.matview_state AS s ORDER BY s.view_name LOOP
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('skeldir.matview:' || view_name));
         _started := pg_catalog.clock_timestamp();

@@ -1,7 +1,9 @@
 -- Verify skeldir:read_model_upkeep on pg
 
 SELECT tenant_id, id, view_name, day, logged_at FROM skeldir.read_model_invalidations WHERE false;
+SELECT tenant_id, id, view_name, day, key1, key2, currency, kind, n, minor, minor2 FROM skeldir.read_model_deltas WHERE false;
 SELECT 'skeldir._read_model_recompute(text, uuid, date[])'::regprocedure,
+       'skeldir._read_model_fold(text, uuid)'::regprocedure,
        'skeldir.read_model_upkeep(text, boolean)'::regprocedure,
        'skeldir.read_models_rebuild(text)'::regprocedure,
        'skeldir.attribution_events_tenant_day_idx'::regclass,

@@ -4,7 +4,7 @@
 -- lib/read_model_oracle.sql row by row: new, back-dated, refunded, deleted (retention),
 -- reconciliation moves, allocations that gave up, and the rebuild.
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 \ir lib/read_model_oracle.sql
 \ir lib/stripe.psql
@@ -83,10 +83,14 @@ SELECT pg_temp.event(:'u', 'x' || i, 'payment', 500, now() - i * interval '1 hou
   FROM generate_series(1, 10) AS i;
 SELECT cmp_ok(pg_temp.drain('attribution'), '>=', 81::bigint, 'the worker allocates every event');
 SELECT isnt_empty($$ SELECT * FROM skeldir.read_model_invalidations WHERE view_name = 'mv_daily_revenue_summary' $$,
-    'the allocations invalidated their days');
+    'the allocations invalidated their days of the daily summary');
+SELECT is((SELECT sum(n) FROM skeldir.read_model_deltas WHERE view_name = 'mv_allocation_summary'),
+          (SELECT count(*) FROM skeldir.allocations)::numeric,
+    'and logged one +1 delta per allocation for the allocation summary');
 SELECT pg_temp.upkeep();
 SELECT is_empty('SELECT * FROM read_model_mismatches', 'after the upkeep every read model equals its full recomputation');
-SELECT is_empty('SELECT * FROM skeldir.read_model_invalidations', 'and the invalidations it applied are gone');
+SELECT is_empty('SELECT * FROM skeldir.read_model_invalidations UNION ALL SELECT tenant_id, id, view_name, day, now() FROM skeldir.read_model_deltas',
+    'and the invalidations and deltas it applied are gone');
 SELECT ok((SELECT bool_and(l.outcome = 'refreshed' AND l.groups > 0 AND l.rows > 0 AND l.duration_ms >= 0)
              FROM skeldir.matview_refresh_log AS l
             WHERE l.trigger = 'test' AND l.view_name <> 'mv_realtime_revenue'),
@@ -96,7 +100,7 @@ SELECT ok((SELECT bool_and(l.outcome = 'refreshed' AND l.groups > 0 AND l.rows >
 SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', tenant_id, 'event_id', id))
   FROM skeldir.attribution_events WHERE vendor_event_id IN ('h1', 'o1');
 SELECT pg_temp.drain('attribution');
-SELECT ok(NOT EXISTS (SELECT FROM skeldir.read_model_invalidations)
+SELECT ok(NOT EXISTS (SELECT FROM skeldir.read_model_invalidations) AND NOT EXISTS (SELECT FROM skeldir.read_model_deltas)
           AND NOT EXISTS (SELECT FROM skeldir.matview_state WHERE dirty),
     'a redelivered allocate task invalidates nothing and marks no read model dirty');
 
