@@ -33,7 +33,12 @@ $$;
 COMMENT ON FUNCTION skeldir._matview_touch(text[]) IS 'Marks materialized views dirty (deferred inside task batches).';
 
 /**
- * Refreshes one view CONCURRENTLY (readers never block) and logs it. An advisory
+ * Brings one read model up to date and logs it. A table (four of the five, change
+ * read_model_upkeep) gets skeldir.read_model_upkeep: the deltas logged since its last
+ * upkeep are folded in, or (mv_daily_revenue_summary) the (tenant, day) groups invalidated
+ * since then are recomputed, in this transaction, so readers see the old rows or the new
+ * ones, never a half. A materialized view (mv_realtime_revenue,
+ * the last 24 hours over a BRIN range) is refreshed CONCURRENTLY (readers never block). An advisory
  * transaction lock per view means no two refreshes of one view run at once: a second
  * caller logs skipped_locked and returns at once instead of queueing behind the first.
  * Returns the outcome: refreshed | skipped_locked | error. Raises 22023 for an unknown view.
@@ -47,6 +52,7 @@ DECLARE
     _started    timestamptz := pg_catalog.clock_timestamp();
     _generation bigint;
     _rows       bigint;
+    _groups     bigint;
     _outcome    text := 'refreshed';
     _error      text;
 BEGIN
@@ -61,8 +67,13 @@ BEGIN
         _outcome := 'skipped_locked';
     ELSE
         BEGIN
-            EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW CONCURRENTLY skeldir.%I', matview_refresh.view_name);
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM skeldir.%I', matview_refresh.view_name) INTO _rows;
+            IF (SELECT c.relkind FROM pg_catalog.pg_class AS c
+                 WHERE c.oid = pg_catalog.to_regclass(pg_catalog.format('skeldir.%I', matview_refresh.view_name))) = 'm' THEN
+                EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW CONCURRENTLY skeldir.%I', matview_refresh.view_name);
+                EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM skeldir.%I', matview_refresh.view_name) INTO _rows;
+            ELSE
+                SELECT u.groups, u.rows INTO _groups, _rows FROM skeldir.read_model_upkeep(matview_refresh.view_name) AS u;
+            END IF;
             IF pg_catalog.current_setting('skeldir.matview_refresh_deferred', true) = 'on' THEN
                 PERFORM pg_catalog.set_config('skeldir.matview_refreshed', pg_catalog.concat_ws(',',
                     nullif(pg_catalog.current_setting('skeldir.matview_refreshed', true), ''),
@@ -77,14 +88,14 @@ BEGIN
             _outcome := 'error';
         END;
     END IF;
-    INSERT INTO skeldir.matview_refresh_log (view_name, trigger, started_at, duration_ms, rows, outcome, error)
+    INSERT INTO skeldir.matview_refresh_log (view_name, trigger, started_at, duration_ms, rows, groups, outcome, error)
     VALUES (matview_refresh.view_name, matview_refresh.trigger, _started,
-            extract(epoch FROM pg_catalog.clock_timestamp() - _started) * 1000, _rows, _outcome, _error);
+            extract(epoch FROM pg_catalog.clock_timestamp() - _started) * 1000, _rows, _groups, _outcome, _error);
     RETURN _outcome;
 END;
 $$;
 COMMENT ON FUNCTION skeldir.matview_refresh(text, text) IS
-    'Refresh one matview concurrently under an advisory lock, logged. Raises 22023 for an unknown view.';
+    'Bring one read model up to date (changed groups, or a concurrent matview refresh) under an advisory lock, logged. Raises 22023 for an unknown view.';
 
 /**
  * Refreshes every dirty view (pg_cron pulse, maintenance task); returns one row per view

@@ -3,29 +3,29 @@ BEGIN;
 
 /**
  * Per tenant, UTC day, model, channel and currency: how many events allocated something
- * to the channel and the net minor units allocated. The read API sums it over a date
- * range. Owned by matview_owner; tenants read it through api.allocation_summary.
+ * to the channel and the net minor units allocated. A table kept by
+ * skeldir.read_model_upkeep: the (tenant, day) groups that changed are recomputed from
+ * skeldir.allocations. The read API sums it over a date range; tenants read it through
+ * api.allocation_summary.
  */
-CREATE MATERIALIZED VIEW skeldir.mv_allocation_summary AS
-SELECT a.tenant_id,
-       (a.occurred_at AT TIME ZONE 'UTC')::date AS day,
-       a.model,
-       a.channel,
-       a.currency::text AS currency,
-       pg_catalog.count(*) AS event_count,
-       pg_catalog.sum(a.amount_minor)::bigint AS allocated_minor
-  FROM skeldir.allocations AS a
- GROUP BY 1, 2, 3, 4, 5
-  WITH NO DATA;
-COMMENT ON MATERIALIZED VIEW skeldir.mv_allocation_summary IS
-    'Allocation totals per tenant, day, model and channel; refreshed concurrently when dirty.';
--- REFRESH ... CONCURRENTLY needs a unique index over all rows.
-CREATE UNIQUE INDEX mv_allocation_summary_key
-    ON skeldir.mv_allocation_summary (tenant_id, day, model, channel, currency);
+CREATE TABLE skeldir.mv_allocation_summary (
+    tenant_id       uuid NOT NULL,
+    day             date NOT NULL,
+    model           text NOT NULL,
+    channel         text NOT NULL,
+    currency        text NOT NULL,
+    event_count     bigint NOT NULL,
+    allocated_minor bigint NOT NULL,
+    CONSTRAINT mv_allocation_summary_key PRIMARY KEY (tenant_id, day, model, channel, currency)
+);
+COMMENT ON TABLE skeldir.mv_allocation_summary IS
+    'Allocation totals per tenant, day, model and channel; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
 
-ALTER MATERIALIZED VIEW skeldir.mv_allocation_summary OWNER TO matview_owner;
-GRANT SELECT ON skeldir.mv_allocation_summary TO migration_owner;
-REFRESH MATERIALIZED VIEW skeldir.mv_allocation_summary;
+ALTER TABLE skeldir.mv_allocation_summary ENABLE ROW LEVEL SECURITY;
+ALTER TABLE skeldir.mv_allocation_summary FORCE ROW LEVEL SECURITY;
+CREATE POLICY mv_allocation_summary_belongs_to_its_tenant ON skeldir.mv_allocation_summary
+    USING (tenant_id = skeldir.current_tenant_id())
+    WITH CHECK (tenant_id = skeldir.current_tenant_id());
 
 INSERT INTO skeldir.matview_state (view_name, dirty) VALUES ('mv_allocation_summary', false);
 

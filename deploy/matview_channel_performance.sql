@@ -3,35 +3,33 @@ BEGIN;
 
 /**
  * Per tenant, UTC day, channel and currency: allocated minor units of orders, payments and
- * refunds (refunds negative) and how many events of each kind reached the channel. From
- * skeldir.allocations alone (each row carries its event's kind): a refresh reads that
- * narrow table, not the events with their payloads. Owned by matview_owner; tenants read
- * it through api.channel_performance.
+ * refunds (refunds negative) and how many events of each kind reached the channel. A table
+ * kept by skeldir.read_model_upkeep: the (tenant, day) groups that changed are recomputed
+ * from skeldir.allocations alone (each row carries its event's kind, currency and
+ * occurred_at). Tenants read it through api.channel_performance.
  */
-CREATE MATERIALIZED VIEW skeldir.mv_channel_performance AS
-SELECT a.tenant_id,
-       (a.occurred_at AT TIME ZONE 'UTC')::date AS day,
-       a.channel,
-       a.currency::text AS currency,
-       pg_catalog.count(*) FILTER (WHERE a.kind = 'order') AS order_count,
-       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'order'), 0)::bigint AS order_minor,
-       pg_catalog.count(*) FILTER (WHERE a.kind = 'payment') AS payment_count,
-       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'payment'), 0)::bigint AS payment_minor,
-       pg_catalog.count(*) FILTER (WHERE a.kind = 'refund') AS refund_count,
-       coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'refund'), 0)::bigint AS refund_minor,
-       pg_catalog.sum(a.amount_minor)::bigint AS net_minor
-  FROM skeldir.allocations AS a
- GROUP BY 1, 2, 3, 4
-  WITH NO DATA;
-COMMENT ON MATERIALIZED VIEW skeldir.mv_channel_performance IS
-    'Allocated revenue per tenant, day and channel; refreshed concurrently when dirty.';
--- REFRESH ... CONCURRENTLY needs a unique index over all rows.
-CREATE UNIQUE INDEX mv_channel_performance_key
-    ON skeldir.mv_channel_performance (tenant_id, day, channel, currency);
+CREATE TABLE skeldir.mv_channel_performance (
+    tenant_id     uuid NOT NULL,
+    day           date NOT NULL,
+    channel       text NOT NULL,
+    currency      text NOT NULL,
+    order_count   bigint NOT NULL,
+    order_minor   bigint NOT NULL,
+    payment_count bigint NOT NULL,
+    payment_minor bigint NOT NULL,
+    refund_count  bigint NOT NULL,
+    refund_minor  bigint NOT NULL,
+    net_minor     bigint NOT NULL,
+    CONSTRAINT mv_channel_performance_key PRIMARY KEY (tenant_id, day, channel, currency)
+);
+COMMENT ON TABLE skeldir.mv_channel_performance IS
+    'Allocated revenue per tenant, day and channel; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
 
-ALTER MATERIALIZED VIEW skeldir.mv_channel_performance OWNER TO matview_owner;
-GRANT SELECT ON skeldir.mv_channel_performance TO migration_owner;
-REFRESH MATERIALIZED VIEW skeldir.mv_channel_performance;
+ALTER TABLE skeldir.mv_channel_performance ENABLE ROW LEVEL SECURITY;
+ALTER TABLE skeldir.mv_channel_performance FORCE ROW LEVEL SECURITY;
+CREATE POLICY mv_channel_performance_belongs_to_its_tenant ON skeldir.mv_channel_performance
+    USING (tenant_id = skeldir.current_tenant_id())
+    WITH CHECK (tenant_id = skeldir.current_tenant_id());
 
 INSERT INTO skeldir.matview_state (view_name, dirty) VALUES ('mv_channel_performance', false);
 

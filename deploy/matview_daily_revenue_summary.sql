@@ -3,31 +3,34 @@ BEGIN;
 
 /**
  * Per tenant, UTC day and currency: counts and minor-unit sums of orders, payments and
- * refunds. Owned by matview_owner (see sql/bootstrap.sql) because the refresh aggregates
- * across tenants; no app role may select it, tenants read it through api.daily_revenue.
+ * refunds. A table kept by skeldir.read_model_upkeep (change read_model_upkeep): the
+ * (tenant, day) groups that changed are recomputed from skeldir.attribution_events, never
+ * the whole table. Its rows always equal
+ *   SELECT tenant_id, (occurred_at AT TIME ZONE 'UTC')::date, currency, counts and sums
+ *     FROM skeldir.attribution_events GROUP BY 1, 2, 3
+ * once the pending invalidations are applied. Tenants read it through api.daily_revenue.
  */
-CREATE MATERIALIZED VIEW skeldir.mv_daily_revenue_summary AS
-SELECT e.tenant_id,
-       (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
-       e.currency::text AS currency,
-       pg_catalog.count(*) FILTER (WHERE e.kind = 'order') AS order_count,
-       coalesce(pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'order'), 0)::bigint AS order_minor,
-       pg_catalog.count(*) FILTER (WHERE e.kind = 'payment') AS payment_count,
-       coalesce(pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment'), 0)::bigint AS payment_minor,
-       pg_catalog.count(*) FILTER (WHERE e.kind = 'refund') AS refund_count,
-       coalesce(pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'refund'), 0)::bigint AS refund_minor,
-       pg_catalog.count(*) AS event_count
-  FROM skeldir.attribution_events AS e
- GROUP BY 1, 2, 3
-  WITH NO DATA;
-COMMENT ON MATERIALIZED VIEW skeldir.mv_daily_revenue_summary IS
-    'Daily revenue per tenant and currency; refreshed concurrently when dirty.';
-CREATE UNIQUE INDEX mv_daily_revenue_summary_key
-    ON skeldir.mv_daily_revenue_summary (tenant_id, day, currency);
+CREATE TABLE skeldir.mv_daily_revenue_summary (
+    tenant_id     uuid NOT NULL,
+    day           date NOT NULL,
+    currency      text NOT NULL,
+    order_count   bigint NOT NULL,
+    order_minor   bigint NOT NULL,
+    payment_count bigint NOT NULL,
+    payment_minor bigint NOT NULL,
+    refund_count  bigint NOT NULL,
+    refund_minor  bigint NOT NULL,
+    event_count   bigint NOT NULL,
+    CONSTRAINT mv_daily_revenue_summary_key PRIMARY KEY (tenant_id, day, currency)
+);
+COMMENT ON TABLE skeldir.mv_daily_revenue_summary IS
+    'Daily revenue per tenant and currency; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
 
-ALTER MATERIALIZED VIEW skeldir.mv_daily_revenue_summary OWNER TO matview_owner;
-GRANT SELECT ON skeldir.mv_daily_revenue_summary TO migration_owner;
-REFRESH MATERIALIZED VIEW skeldir.mv_daily_revenue_summary;
+ALTER TABLE skeldir.mv_daily_revenue_summary ENABLE ROW LEVEL SECURITY;
+ALTER TABLE skeldir.mv_daily_revenue_summary FORCE ROW LEVEL SECURITY;
+CREATE POLICY mv_daily_revenue_summary_belongs_to_its_tenant ON skeldir.mv_daily_revenue_summary
+    USING (tenant_id = skeldir.current_tenant_id())
+    WITH CHECK (tenant_id = skeldir.current_tenant_id());
 
 INSERT INTO skeldir.matview_state (view_name, dirty) VALUES ('mv_daily_revenue_summary', false);
 

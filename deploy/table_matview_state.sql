@@ -15,7 +15,12 @@ CREATE TABLE skeldir.matview_state (
 );
 COMMENT ON TABLE skeldir.matview_state IS 'Dirty flags of the materialized views.';
 
-/** Every refresh attempt: which view, why, when, how long, how many rows, how it ended. */
+/**
+ * Every refresh attempt: which view, why, when, how long, how many rows, how it ended.
+ * For a read model kept by skeldir.read_model_upkeep rows are the rows it wrote and groups
+ * the (tenant, day) groups it recomputed or folded deltas into; for a materialized view rows
+ * are its rows after the refresh and groups is NULL.
+ */
 CREATE TABLE skeldir.matview_refresh_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     view_name   text NOT NULL,
@@ -23,6 +28,7 @@ CREATE TABLE skeldir.matview_refresh_log (
     started_at  timestamptz NOT NULL,
     duration_ms double precision NOT NULL,
     rows        bigint,
+    groups      bigint,
     outcome     text NOT NULL CHECK (outcome IN ('refreshed', 'skipped_locked', 'error')),
     error       text
 );

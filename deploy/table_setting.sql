@@ -13,14 +13,14 @@ CREATE TABLE skeldir.settings (
     task_max_retries        integer NOT NULL DEFAULT 3 CHECK (task_max_retries >= 0),
     task_backoff_base       interval NOT NULL DEFAULT '1 second',
     task_visibility_timeout integer NOT NULL DEFAULT 30 CHECK (task_visibility_timeout > 0),
-    -- Between writes and the refresh of the matviews they dirtied: under sustained ingest
-    -- every batch dirties every view, and each refresh recomputes a whole view, so this is
-    -- the views' freshness traded against the CPU their refreshes take (docs/BENCHMARKS.md).
-    matview_refresh_delay   interval NOT NULL DEFAULT '5 seconds'
+    -- Between writes and the upkeep of the read models they invalidated, so that a burst
+    -- of batches shares one upkeep. An upkeep recomputes only the groups that changed
+    -- (change read_model_upkeep), so a short delay costs little (docs/BENCHMARKS.md).
+    matview_refresh_delay   interval NOT NULL DEFAULT '1 second'
         CHECK (matview_refresh_delay BETWEEN '0 seconds' AND '1 hour'),
     -- The largest share of a worker's time the follow-up refreshes may take: the next one
-    -- waits at least the last cycle's refresh time x (1 - budget) / budget. A refresh
-    -- recomputes a whole view, so its cost grows with the data while the delay does not.
+    -- waits at least the last cycle's refresh time x (1 - budget) / budget. A backstop now
+    -- that an upkeep costs what changed, not the data's size.
     matview_refresh_budget  numeric NOT NULL DEFAULT 0.1
         CHECK (matview_refresh_budget > 0 AND matview_refresh_budget <= 1)
 );

@@ -2,6 +2,6 @@
 BEGIN;
 
 DELETE FROM skeldir.matview_state WHERE view_name = 'mv_channel_performance';
-DROP MATERIALIZED VIEW skeldir.mv_channel_performance;
+DROP TABLE skeldir.mv_channel_performance;
 
 COMMIT;

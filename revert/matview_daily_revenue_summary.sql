@@ -2,6 +2,6 @@
 BEGIN;
 
 DELETE FROM skeldir.matview_state WHERE view_name = 'mv_daily_revenue_summary';
-DROP MATERIALIZED VIEW skeldir.mv_daily_revenue_summary;
+DROP TABLE skeldir.mv_daily_revenue_summary;
 
 COMMIT;

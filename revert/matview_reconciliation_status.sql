@@ -2,6 +2,6 @@
 BEGIN;
 
 DELETE FROM skeldir.matview_state WHERE view_name = 'mv_reconciliation_status';
-DROP MATERIALIZED VIEW skeldir.mv_reconciliation_status;
+DROP TABLE skeldir.mv_reconciliation_status;
 
 COMMIT;

@@ -1,4 +1,5 @@
 -- Verify skeldir:matview_allocation_summary on pg
+
 SELECT tenant_id, day, model, channel, currency, event_count, allocated_minor
   FROM skeldir.mv_allocation_summary
  WHERE false;
@@ -9,9 +10,9 @@ BEGIN
        OR pg_catalog.has_table_privilege('app_ro', 'skeldir.mv_allocation_summary', 'SELECT') THEN
         RAISE EXCEPTION 'an app role can select skeldir.mv_allocation_summary directly' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class AS c
-         WHERE c.oid = 'skeldir.mv_allocation_summary'::regclass) <> 'matview_owner' THEN
-        RAISE EXCEPTION 'skeldir.mv_allocation_summary is not owned by matview_owner' USING ERRCODE = 'insufficient_privilege';
+    IF NOT (SELECT c.relrowsecurity AND c.relforcerowsecurity FROM pg_catalog.pg_class AS c
+             WHERE c.oid = 'skeldir.mv_allocation_summary'::regclass) THEN
+        RAISE EXCEPTION 'skeldir.mv_allocation_summary does not force row-level security' USING ERRCODE = 'insufficient_privilege';
     END IF;
 END;
 $$;

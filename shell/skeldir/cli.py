@@ -283,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     from skeldir import bootstrap
 
     bootstrap.add_parser(db)
+    from skeldir import ops
+
+    ops.register_db(db, add)
 
     tenant = sub.add_parser("tenant", help="tenants, keys and secrets").add_subparsers(
         dest="tenant_command", required=True, metavar="ACTION"
@@ -292,8 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     tenants.register_tenant(tenant, add)
     tenants.register_dlq(sub, add)
-
-    from skeldir import ops
 
     ops.register(sub, add)
 

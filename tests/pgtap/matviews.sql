@@ -1,9 +1,18 @@
 -- The five matviews: shape, ownership, privileges, dirty marking, maintenance refresh, tenant views.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
-SELECT has_materialized_view('skeldir', v, 'matview ' || v || ' exists')
-  FROM unnest('{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary,mv_reconciliation_status}'::text[]) AS v;
+SELECT has_materialized_view('skeldir', 'mv_realtime_revenue', 'mv_realtime_revenue is a materialized view');
+SELECT has_table('skeldir', v::name, v || ' is a table kept by group')
+  FROM unnest('{mv_daily_revenue_summary,mv_channel_performance,mv_allocation_summary,mv_reconciliation_status}'::text[]) AS v;
+SELECT is_empty($$
+    SELECT s.view_name FROM skeldir.matview_state AS s
+      JOIN pg_class AS c ON c.oid = to_regclass('skeldir.' || s.view_name)
+     WHERE c.relkind = 'r'
+       AND (NOT (c.relrowsecurity AND c.relforcerowsecurity)
+            OR NOT EXISTS (SELECT FROM pg_index AS i WHERE i.indrelid = c.oid AND i.indisprimary)
+            OR has_table_privilege('app_user', c.oid, 'SELECT') OR has_table_privilege('app_ro', c.oid, 'SELECT'))
+$$, 'every read model kept by group: RLS forced, a primary key, no app role may select it');
 
 SELECT is_empty($$
     SELECT c.relname FROM pg_class AS c
