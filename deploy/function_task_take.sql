@@ -11,8 +11,8 @@ BEGIN;
  *   2. at least `settle` later (a transaction gets its xid microseconds after drawing an
  *      id, in the same INSERT), the candidate is promoted with a snapshot: every
  *      transaction that may have drawn an id up to it is in that snapshot;
- *   3. once every transaction of that snapshot has ended (pg_snapshot_xmin of a fresh
- *      snapshot has passed its xmax), each of those ids is committed or gone, and the mark
+ *   3. once every transaction of that snapshot has ended (a fresh snapshot lists none
+ *      below its xmax as running), each of those ids is committed or gone, and the mark
  *      becomes the candidate + 1, or the smallest id still present if lower: in flight in
  *      another batch, waiting for a retry, or rolled back by a killed worker.
  * A transaction idle without an xid (a REPEATABLE READ snapshot holding the xmin horizon)
@@ -51,8 +51,12 @@ BEGIN
         _s.start_id := LEAST(_s.start_id, coalesce(_low, _s.start_id));
         _s.full_scan_at := _now;
     END IF;
+    -- Confirmed when no transaction of confirm_snapshot is still running. The running ones
+    -- are the xip of a fresh snapshot, which leaves out this transaction's own xid: what this
+    -- transaction inserted, it sees; if it rolls back, so does this move.
     IF _s.confirm_snapshot IS NOT NULL
-       AND pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) >= pg_catalog.pg_snapshot_xmax(_s.confirm_snapshot) THEN
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+                        WHERE x.xid < pg_catalog.pg_snapshot_xmax(_s.confirm_snapshot)) THEN
         -- A new statement, so a new snapshot: it sees every commit of the confirmed transactions.
         EXECUTE pg_catalog.format('SELECT min(m.msg_id) FROM pgmq.%I AS m WHERE m.msg_id >= $1', _table)
            INTO _low USING _s.start_id;

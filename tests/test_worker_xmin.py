@@ -58,8 +58,14 @@ def test_an_empty_queue_read_under_a_held_snapshot_does_not_visit_the_churned_me
     settle(clone.app, 0.5)
     clean = empty_read_buffers(clone.app)
     with psycopg.connect(clone.admin) as holder:
-        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        holder.execute("SELECT count(*) FROM pgmq.q_attribution")  # takes the snapshot: xmin held from here
+        holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        holder.execute("SELECT count(*) FROM skeldir.tenants")  # takes the snapshot: xmin held from here
+        with psycopg.connect(clone.admin) as conn:
+            row = conn.execute(
+                "SELECT backend_xmin IS NOT NULL, backend_xid IS NULL FROM pg_stat_activity WHERE pid = %s",
+                [holder.info.backend_pid],
+            ).fetchone()
+        assert row == (True, True), "the holder holds a snapshot (xmin) and no xid, idle in its transaction"
         for _ in range(6):
             send_noops(clone.migration, 500)
             assert len(drain(clone.app)) == 500
