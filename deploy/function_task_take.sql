@@ -19,25 +19,33 @@ BEGIN;
  * does not hold this up; one that holds an xid does, and then the read degrades to a scan
  * from the last mark, never to a lost message. Once a minute the whole queue is read for
  * its smallest id, a safety net that lowers the mark should a message ever have stalled
- * longer than `settle` between drawing its id and getting its xid.
- * The row is claimed FOR UPDATE SKIP LOCKED: a batch that finds another one moving the
+ * longer than `settle` between drawing its id and getting its xid. Once the mark is past
+ * every id drawn, an idle worker's poll only reads (no lock, no write) until one is drawn.
+ * Its min(msg_id) reads are pinned to the primary key's index (from the mark, they visit
+ * only what was consumed since the last move). The row is claimed FOR UPDATE SKIP LOCKED: a batch that finds another one moving the
  * mark reads from the mark as it stands instead of waiting. The move commits with the
  * batch (a rolled-back batch rolls it back too). A queue without a row starts at 0.
  */
 CREATE FUNCTION skeldir._queue_scan_advance(queue text, settle interval DEFAULT '200 milliseconds')
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' SET enable_seqscan = off AS $$
 DECLARE
     _s     skeldir.queue_scan;
     _now   timestamptz := pg_catalog.clock_timestamp();
     _table text := pgmq.format_table_name(_queue_scan_advance.queue, 'q');
     _low   bigint;
+    _last  bigint;  -- the last id drawn from the queue's sequence
 BEGIN
     SELECT * INTO _s FROM skeldir.queue_scan AS s WHERE s.queue_name = _queue_scan_advance.queue;
     IF NOT FOUND THEN
         RETURN 0;
     ELSIF _s.candidate_at > _now - _queue_scan_advance.settle THEN
         RETURN _s.start_id;
+    END IF;
+    _last := coalesce(pg_catalog.pg_sequence_last_value(
+        pg_catalog.pg_get_serial_sequence(pg_catalog.format('pgmq.%I', _table), 'msg_id')::regclass), 0);
+    IF _s.start_id > _last AND _s.full_scan_at > _now - interval '1 minute' THEN
+        RETURN _s.start_id;  -- caught up, no id drawn since: an idle worker's poll writes nothing
     END IF;
     -- SKIP LOCKED: another batch is moving the mark; read from the mark as it stands.
     SELECT * INTO _s FROM skeldir.queue_scan AS s WHERE s.queue_name = _queue_scan_advance.queue
@@ -68,8 +76,7 @@ BEGIN
         _s.confirm_id := _s.candidate_id;
         _s.confirm_snapshot := pg_catalog.pg_current_snapshot();
     END IF;
-    _s.candidate_id := coalesce(pg_catalog.pg_sequence_last_value(
-        pg_catalog.pg_get_serial_sequence(pg_catalog.format('pgmq.%I', _table), 'msg_id')::regclass), 0);
+    _s.candidate_id := _last;
     _s.candidate_at := _now;
 
     UPDATE skeldir.queue_scan AS s
@@ -114,10 +121,12 @@ COMMENT ON FUNCTION skeldir._task_take(text, integer) IS
 /**
  * Archives the messages a batch ran successfully, as pgmq.archive does (deleted from the
  * queue, inserted into its archive table in one statement), recording the delivery that
- * skeldir._task_take did not write: read_ct + 1 and last_read_at.
+ * skeldir._task_take did not write: read_ct + 1 and last_read_at. The plan is pinned to
+ * primary-key probes: a sequential scan would compare every row version of the queue with
+ * the whole batch, a cost of queue size times batch once a held xmin has grown the table.
  */
 CREATE FUNCTION skeldir._task_archive(queue text, msg_ids bigint[], read_at timestamptz) RETURNS void
-LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' SET enable_seqscan = off AS $$
 BEGIN
     EXECUTE pg_catalog.format(
         $q$WITH archived AS (

@@ -6,11 +6,15 @@ SELECT 1 / pg_catalog.count(*)::integer
   FROM pg_catalog.pg_proc AS p
  WHERE p.oid = 'api.task_run_batch(text, integer)'::regprocedure AND p.prosrc LIKE '%skeldir._task_take(%'
    AND p.prosrc NOT LIKE '%pgmq.read(%';
--- The take's plan is pinned to the primary key's index range.
+-- The take's and the archive's plans are pinned to the primary key's index.
 SELECT 1 / pg_catalog.count(*)::integer
   FROM pg_catalog.pg_proc AS p
  WHERE p.oid = 'skeldir._task_take(text, integer)'::regprocedure
    AND p.proconfig @> '{enable_seqscan=off,enable_bitmapscan=off,enable_sort=off}';
+SELECT 1 / pg_catalog.count(*)::integer
+  FROM pg_catalog.pg_proc AS p
+ WHERE p.oid = 'skeldir._task_archive(text, bigint[], timestamptz)'::regprocedure
+   AND p.proconfig @> '{enable_seqscan=off}';
 DO $$
 BEGIN
     IF NOT pg_catalog.has_function_privilege('app_user', 'api.task_run_batch(text, integer)', 'EXECUTE')

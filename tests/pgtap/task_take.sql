@@ -6,7 +6,7 @@
 -- Two-session cases (a late commit below the mark, a killed batch, a real held snapshot):
 -- tests/test_worker_xmin.py.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 \ir lib/buffers.psql
 
@@ -39,6 +39,9 @@ SELECT ok(NOT has_table_privilege('app_user', 'skeldir.queue_scan', 'SELECT')
 SELECT ok((SELECT proconfig @> '{enable_seqscan=off,enable_bitmapscan=off,enable_sort=off}'
              FROM pg_proc WHERE oid = 'skeldir._task_take(text, integer)'::regprocedure),
     'the take''s plan is pinned to an index range: no sequential scan, bitmap scan or sort');
+SELECT ok((SELECT proconfig @> '{enable_seqscan=off}'
+             FROM pg_proc WHERE oid = 'skeldir._task_archive(text, bigint[], timestamptz)'::regprocedure),
+    'the archive''s plan is pinned to key probes: no sequential scan comparing every row with the batch');
 
 -- Behaviour: the take writes nothing; the delivery is recorded when the message ends ---------
 
