@@ -42,8 +42,9 @@ BEGIN
     ELSIF _s.candidate_at > _now - _queue_scan_advance.settle THEN
         RETURN _s.start_id;
     END IF;
+    -- pgmq names a queue's sequence so (pgmq.metrics reads it by that name too).
     _last := coalesce(pg_catalog.pg_sequence_last_value(
-        pg_catalog.pg_get_serial_sequence(pg_catalog.format('pgmq.%I', _table), 'msg_id')::regclass), 0);
+        pg_catalog.format('pgmq.%I', _table || '_msg_id_seq')::regclass), 0);
     IF _s.start_id > _last AND _s.full_scan_at > _now - interval '1 minute' THEN
         RETURN _s.start_id;  -- caught up, no id drawn since: an idle worker's poll writes nothing
     END IF;
