@@ -22,9 +22,10 @@ BEGIN;
  * longer than `settle` between drawing its id and getting its xid. Once the mark is past
  * every id drawn, an idle worker's poll only reads (no lock, no write) until one is drawn.
  * Its min(msg_id) reads are pinned to the primary key's index (from the mark, they visit
- * only what was consumed since the last move). The row is claimed FOR UPDATE SKIP LOCKED: a batch that finds another one moving the
- * mark reads from the mark as it stands instead of waiting. The move commits with the
- * batch (a rolled-back batch rolls it back too). A queue without a row starts at 0.
+ * only what was consumed since the last move). The row is claimed FOR UPDATE SKIP LOCKED:
+ * a batch that finds another one moving the mark reads from the mark as it stands instead
+ * of waiting. The move commits with the batch (a rolled-back batch rolls it back too).
+ * A queue without a row starts at 0.
  */
 CREATE FUNCTION skeldir._queue_scan_advance(queue text, settle interval DEFAULT '200 milliseconds')
 RETURNS bigint
