@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -249,7 +250,7 @@ def test_the_rebuild_command_restores_the_incremental_state(db: Database) -> Non
         conn.execute("TRUNCATE " + ", ".join(f"skeldir.{v}" for v in views))
     assert all(before.values())
     result = subprocess.run(
-        ["python3", "-m", "skeldir.cli", "db", "rebuild-read-models"],
+        [sys.executable, "-m", "skeldir.cli", "db", "rebuild-read-models"],
         env={**os.environ, "SKELDIR_MIGRATION_DATABASE_URL": db.migration},
         capture_output=True,
         text=True,
