@@ -47,7 +47,7 @@ COMMENT ON FUNCTION api.dead_letter_list(text, text, boolean) IS
  * replay_event_id; a replay that fails again updates reason and detail and keeps the row
  * pending. A stored event carries replayed_from = the dead letter id. A body that was not
  * JSON cannot be replayed (only its hash was kept): outcome not_replayable, row unchanged.
- * What is replayed is the stored, redacted payload: the customer reference of a replayed
+ * What is replayed is the stored projection: the customer reference of a replayed
  * event is therefore NULL. Raises SK404 for an unknown dead letter id.
  */
 CREATE FUNCTION api.dead_letter_replay(

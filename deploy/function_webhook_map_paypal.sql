@@ -69,4 +69,56 @@ $$;
 COMMENT ON FUNCTION skeldir._map_paypal(jsonb, jsonb) IS
     'Maps a PayPal webhook event to its payment or refund fact. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
 
+/**
+ * What is stored of a PayPal event (SPEC §5, privacy by construction): exactly the fields
+ * skeldir._map_paypal reads, in the same shape, so a dead letter's projection replays like
+ * the delivery itself. The payer, the shipping details and every other resource field are
+ * not kept; custom_id keeps only what the attribution reads (masked if it holds an email).
+ * Never raises.
+ */
+CREATE FUNCTION skeldir._project_paypal(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    _res   jsonb := doc -> 'resource';
+    _links jsonb := _res -> 'links';
+BEGIN
+    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
+        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
+    END IF;
+    IF pg_catalog.jsonb_typeof(_links) = 'array' THEN
+        _links := (
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'rel', l.value -> 'rel', 'href', skeldir._keep_text(l.value -> 'href')) ORDER BY l.ord)
+              FROM pg_catalog.jsonb_array_elements(_links) WITH ORDINALITY AS l (value, ord)
+             WHERE l.value ->> 'rel' = 'up');
+    ELSE
+        _links := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'id', skeldir._keep_scalar(doc -> 'id'),
+        'event_type', skeldir._keep_scalar(doc -> 'event_type'),
+        'create_time', skeldir._keep_scalar(doc -> 'create_time'),
+        'resource', CASE WHEN pg_catalog.jsonb_typeof(_res) = 'object' THEN pg_catalog.jsonb_build_object(
+            'id', skeldir._keep_scalar(_res -> 'id'),
+            'sale_id', skeldir._keep_scalar(_res -> 'sale_id'),
+            'invoice_id', skeldir._keep_scalar(_res -> 'invoice_id'),
+            'invoice_number', skeldir._keep_scalar(_res -> 'invoice_number'),
+            'custom_id', skeldir._keep_text(_res -> 'custom_id'),
+            'custom', skeldir._keep_text(_res -> 'custom'),
+            'amount', CASE WHEN pg_catalog.jsonb_typeof(_res -> 'amount') = 'object' THEN pg_catalog.jsonb_build_object(
+                'total', skeldir._keep_scalar(_res #> '{amount,total}'),
+                'value', skeldir._keep_scalar(_res #> '{amount,value}'),
+                'currency', skeldir._keep_scalar(_res #> '{amount,currency}'),
+                'currency_code', skeldir._keep_scalar(_res #> '{amount,currency_code}'))
+                ELSE skeldir._keep_shape(_res -> 'amount') END,
+            'supplementary_data', CASE WHEN _res #> '{supplementary_data,related_ids,order_id}' IS NOT NULL THEN
+                pg_catalog.jsonb_build_object('related_ids', pg_catalog.jsonb_build_object(
+                    'order_id', skeldir._keep_scalar(_res #> '{supplementary_data,related_ids,order_id}'))) END,
+            'links', _links)
+            ELSE skeldir._keep_shape(_res) END));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_paypal(jsonb) IS
+    'What is stored of a PayPal event: the fields its mapping reads, nothing else.';
+
 COMMIT;

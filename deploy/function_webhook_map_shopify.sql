@@ -162,4 +162,104 @@ $$;
 COMMENT ON FUNCTION skeldir._map_shopify(jsonb, jsonb) IS
     'Maps a Shopify delivery to its order, payment and refund facts. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
 
+/** A Shopify refund as stored: what skeldir._shopify_refund reads (see skeldir._project_shopify). */
+CREATE FUNCTION skeldir._project_shopify_refund(refund jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    _transactions jsonb := refund -> 'transactions';
+BEGIN
+    IF pg_catalog.jsonb_typeof(refund) <> 'object' THEN
+        RETURN 'null';  -- kept as a null element: the mapping refuses it the same way on replay
+    END IF;
+    IF pg_catalog.jsonb_typeof(_transactions) = 'array' THEN
+        _transactions := (
+            SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'id', skeldir._keep_scalar(t.value -> 'id'),
+                       'parent_id', skeldir._keep_scalar(t.value -> 'parent_id'),
+                       'kind', skeldir._keep_scalar(t.value -> 'kind'),
+                       'status', skeldir._keep_scalar(t.value -> 'status'),
+                       'currency', skeldir._keep_scalar(t.value -> 'currency'),
+                       'amount', skeldir._keep_scalar(t.value -> 'amount')) ORDER BY t.ord), '[]')
+              FROM pg_catalog.jsonb_array_elements(_transactions) WITH ORDINALITY AS t (value, ord)
+             WHERE pg_catalog.jsonb_typeof(t.value) = 'object');
+    ELSE
+        _transactions := skeldir._keep_shape(_transactions);
+    END IF;
+    RETURN pg_catalog.jsonb_build_object(
+        'id', skeldir._keep_scalar(refund -> 'id'),
+        'order_id', skeldir._keep_scalar(refund -> 'order_id'),
+        'currency', skeldir._keep_scalar(refund -> 'currency'),
+        'processed_at', skeldir._keep_scalar(refund -> 'processed_at'),
+        'created_at', skeldir._keep_scalar(refund -> 'created_at'),
+        'order_adjustments', CASE WHEN refund #> '{order_adjustments,0,currency}' IS NOT NULL THEN
+            pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'currency', skeldir._keep_scalar(refund #> '{order_adjustments,0,currency}'))) END,
+        'transactions', _transactions);
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_shopify_refund(jsonb) IS 'What is stored of a Shopify refund.';
+
+/**
+ * What is stored of a Shopify order or refund document (SPEC §5, privacy by construction):
+ * exactly the fields skeldir._map_shopify reads, in the same shape, plus the line items' ids,
+ * quantities and prices, so a dead letter's projection replays like the delivery itself.
+ * The customer, addresses, emails, phones, client details, notes and every note attribute
+ * other than the attribution ones are not kept. Never raises. Arrays are projected by
+ * queries only when present; the rest is one simple expression, planned once.
+ */
+CREATE FUNCTION skeldir._project_shopify(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    _notes   jsonb := doc -> 'note_attributes';
+    _refunds jsonb := doc -> 'refunds';
+    _items   jsonb := doc -> 'line_items';
+BEGIN
+    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
+        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
+    END IF;
+    IF pg_catalog.jsonb_typeof(_notes) = 'array' THEN
+        _notes := (
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'name', n.value -> 'name', 'value', skeldir._keep_text(n.value -> 'value')) ORDER BY n.ord)
+              FROM pg_catalog.jsonb_array_elements(_notes) WITH ORDINALITY AS n (value, ord)
+             WHERE pg_catalog.jsonb_typeof(n.value) = 'object'
+               AND pg_catalog.lower(n.value ->> 'name') IN ('utm_source', 'utm_medium', 'utm_campaign', 'referrer'));
+    ELSE
+        _notes := NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_refunds) = 'array' THEN
+        _refunds := (
+            SELECT coalesce(pg_catalog.jsonb_agg(skeldir._project_shopify_refund(r.value) ORDER BY r.ord), '[]')
+              FROM pg_catalog.jsonb_array_elements(_refunds) WITH ORDINALITY AS r (value, ord));
+    ELSE
+        _refunds := NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_items) = 'array' THEN
+        _items := (
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'id', skeldir._keep_scalar(l.value -> 'id'),
+                       'product_id', skeldir._keep_scalar(l.value -> 'product_id'),
+                       'variant_id', skeldir._keep_scalar(l.value -> 'variant_id'),
+                       'quantity', skeldir._keep_scalar(l.value -> 'quantity'),
+                       'price', skeldir._keep_scalar(l.value -> 'price')) ORDER BY l.ord)
+              FROM pg_catalog.jsonb_array_elements(_items) WITH ORDINALITY AS l (value, ord)
+             WHERE pg_catalog.jsonb_typeof(l.value) = 'object');
+    ELSE
+        _items := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_strip_nulls(skeldir._project_shopify_refund(doc) || pg_catalog.jsonb_build_object(
+        'total_price', skeldir._keep_scalar(doc -> 'total_price'),
+        'financial_status', skeldir._keep_scalar(doc -> 'financial_status'),
+        'updated_at', skeldir._keep_scalar(doc -> 'updated_at'),
+        'source_name', skeldir._keep_scalar(doc -> 'source_name'),
+        'landing_site', skeldir._keep_text(doc -> 'landing_site'),
+        'referring_site', skeldir._keep_text(doc -> 'referring_site'),
+        'note_attributes', _notes,
+        'refunds', _refunds,
+        'line_items', _items));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_shopify(jsonb) IS
+    'What is stored of a Shopify document: the fields its mapping reads and the line items'' ids, nothing else.';
+
 COMMIT;

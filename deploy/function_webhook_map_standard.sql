@@ -71,4 +71,32 @@ $$;
 COMMENT ON FUNCTION skeldir._map_standard(jsonb, jsonb) IS
     'Maps a Skeldir canonical event to its fact. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
 
+/**
+ * What is stored of a Skeldir standard event (SPEC §5, privacy by construction): exactly
+ * the fields skeldir._map_standard reads, so a dead letter's projection replays like the
+ * delivery itself. customer_email is not kept (its keyed hash is the event's customer_ref),
+ * nor any field the schema does not define. Never raises.
+ */
+CREATE FUNCTION skeldir._project_standard(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+BEGIN
+    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
+        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
+    END IF;
+    RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'type', skeldir._keep_scalar(doc -> 'type'),
+        'order_ref', skeldir._keep_scalar(doc -> 'order_ref'),
+        'payment_ref', skeldir._keep_scalar(doc -> 'payment_ref'),
+        'refund_ref', skeldir._keep_scalar(doc -> 'refund_ref'),
+        'currency', skeldir._keep_scalar(doc -> 'currency'),
+        'amount', skeldir._keep_scalar(doc -> 'amount'),
+        'occurred_at', skeldir._keep_scalar(doc -> 'occurred_at'),
+        'attribution', CASE WHEN pg_catalog.jsonb_typeof(doc -> 'attribution') = 'object'
+                            THEN skeldir._keep_attribution(doc -> 'attribution')
+                            ELSE skeldir._keep_shape(doc -> 'attribution') END));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_standard(jsonb) IS
+    'What is stored of a standard event: the fields its mapping reads, nothing else.';
+
 COMMIT;

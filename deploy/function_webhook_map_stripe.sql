@@ -102,4 +102,56 @@ $$;
 COMMENT ON FUNCTION skeldir._map_stripe(jsonb, jsonb) IS
     'Maps a Stripe event to its payment and refund facts. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
 
+/**
+ * What is stored of a Stripe event (SPEC §5, privacy by construction): exactly the fields
+ * skeldir._map_stripe reads, in the same shape, so a dead letter's projection replays
+ * like the delivery itself. Customer details, addresses, descriptions and every metadata
+ * key other than order_id and the attribution fields are not kept. Never raises.
+ */
+CREATE FUNCTION skeldir._project_stripe(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    _obj     jsonb := doc #> '{data,object}';
+    _meta    jsonb := _obj -> 'metadata';
+    _refunds jsonb := _obj #> '{refunds,data}';
+BEGIN
+    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
+        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
+    END IF;
+    IF pg_catalog.jsonb_typeof(_refunds) = 'array' THEN
+        -- Only here a query: the expression below stays a simple one, planned once.
+        _refunds := (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                'id', skeldir._keep_scalar(r.value -> 'id'),
+                                'amount', skeldir._keep_scalar(r.value -> 'amount'),
+                                'status', skeldir._keep_scalar(r.value -> 'status'),
+                                'created', skeldir._keep_scalar(r.value -> 'created')) ORDER BY r.ord), '[]')
+                       FROM pg_catalog.jsonb_array_elements(_refunds) WITH ORDINALITY AS r (value, ord));
+    ELSE
+        _refunds := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'id', skeldir._keep_scalar(doc -> 'id'),
+        'type', skeldir._keep_scalar(doc -> 'type'),
+        'created', skeldir._keep_scalar(doc -> 'created'),
+        'data', pg_catalog.jsonb_build_object('object', CASE WHEN pg_catalog.jsonb_typeof(_obj) = 'object'
+            THEN pg_catalog.jsonb_build_object(
+                'id', skeldir._keep_scalar(_obj -> 'id'),
+                'object', skeldir._keep_scalar(_obj -> 'object'),
+                'amount', skeldir._keep_scalar(_obj -> 'amount'),
+                'amount_received', skeldir._keep_scalar(_obj -> 'amount_received'),
+                'amount_refunded', skeldir._keep_scalar(_obj -> 'amount_refunded'),
+                'currency', skeldir._keep_scalar(_obj -> 'currency'),
+                'payment_intent', skeldir._keep_scalar(_obj -> 'payment_intent'),
+                'status', skeldir._keep_scalar(_obj -> 'status'),
+                'created', skeldir._keep_scalar(_obj -> 'created'),
+                'metadata', CASE WHEN pg_catalog.jsonb_typeof(_meta) = 'object'
+                    THEN skeldir._keep_attribution(_meta)
+                         || pg_catalog.jsonb_build_object('order_id', skeldir._keep_scalar(_meta -> 'order_id')) END,
+                'refunds', CASE WHEN _refunds IS NOT NULL THEN pg_catalog.jsonb_build_object('data', _refunds) END)
+            ELSE skeldir._keep_shape(_obj) END)));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_stripe(jsonb) IS
+    'What is stored of a Stripe event: the fields its mapping reads, nothing else.';
+
 COMMIT;

@@ -100,4 +100,75 @@ $$;
 COMMENT ON FUNCTION skeldir._map_woocommerce(jsonb, jsonb) IS
     'Maps a WooCommerce order delivery to its order and refund facts. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
 
+/**
+ * What is stored of a WooCommerce order (SPEC §5, privacy by construction): exactly the
+ * fields skeldir._map_woocommerce reads, in the same shape, plus the line items' ids,
+ * quantities and totals, so a dead letter's projection replays like the delivery itself.
+ * Billing and shipping details, the customer's IP and user agent, notes and every meta_data
+ * entry other than the five order-attribution fields are not kept. Never raises. Arrays
+ * are projected by queries only when present; the rest is one simple expression.
+ */
+CREATE FUNCTION skeldir._project_woocommerce(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    _meta    jsonb := doc -> 'meta_data';
+    _refunds jsonb := doc -> 'refunds';
+    _items   jsonb := doc -> 'line_items';
+BEGIN
+    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
+        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
+    END IF;
+    IF pg_catalog.jsonb_typeof(_meta) = 'array' THEN
+        _meta := (
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'key', m.value -> 'key', 'value', skeldir._keep_text(m.value -> 'value')) ORDER BY m.ord)
+              FROM pg_catalog.jsonb_array_elements(_meta) WITH ORDINALITY AS m (value, ord)
+             WHERE pg_catalog.jsonb_typeof(m.value) = 'object'
+               AND m.value ->> 'key' IN ('_wc_order_attribution_utm_source', '_wc_order_attribution_utm_medium',
+                                         '_wc_order_attribution_utm_campaign', '_wc_order_attribution_referrer',
+                                         '_wc_order_attribution_session_entry'));
+    ELSE
+        _meta := NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_refunds) = 'array' THEN
+        _refunds := (
+            SELECT coalesce(pg_catalog.jsonb_agg(CASE WHEN pg_catalog.jsonb_typeof(r.value) = 'object'
+                       THEN pg_catalog.jsonb_build_object(
+                                'id', skeldir._keep_scalar(r.value -> 'id'),
+                                'total', skeldir._keep_scalar(r.value -> 'total'))
+                       ELSE 'null' END ORDER BY r.ord), '[]')
+              FROM pg_catalog.jsonb_array_elements(_refunds) WITH ORDINALITY AS r (value, ord));
+    ELSE
+        _refunds := NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_items) = 'array' THEN
+        _items := (
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'id', skeldir._keep_scalar(l.value -> 'id'),
+                       'product_id', skeldir._keep_scalar(l.value -> 'product_id'),
+                       'variation_id', skeldir._keep_scalar(l.value -> 'variation_id'),
+                       'quantity', skeldir._keep_scalar(l.value -> 'quantity'),
+                       'total', skeldir._keep_scalar(l.value -> 'total')) ORDER BY l.ord)
+              FROM pg_catalog.jsonb_array_elements(_items) WITH ORDINALITY AS l (value, ord)
+             WHERE pg_catalog.jsonb_typeof(l.value) = 'object');
+    ELSE
+        _items := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'id', skeldir._keep_scalar(doc -> 'id'),
+        'status', skeldir._keep_scalar(doc -> 'status'),
+        'currency', skeldir._keep_scalar(doc -> 'currency'),
+        'total', skeldir._keep_scalar(doc -> 'total'),
+        'transaction_id', skeldir._keep_scalar(doc -> 'transaction_id'),
+        'date_paid_gmt', skeldir._keep_scalar(doc -> 'date_paid_gmt'),
+        'date_created_gmt', skeldir._keep_scalar(doc -> 'date_created_gmt'),
+        'date_modified_gmt', skeldir._keep_scalar(doc -> 'date_modified_gmt'),
+        'meta_data', _meta,
+        'refunds', _refunds,
+        'line_items', _items));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_woocommerce(jsonb) IS
+    'What is stored of a WooCommerce order: the fields its mapping reads and the line items'' ids, nothing else.';
+
 COMMIT;

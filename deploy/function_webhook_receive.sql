@@ -24,8 +24,8 @@ $$;
 COMMENT ON FUNCTION skeldir._routing_headers(jsonb) IS 'Allow-listed, non-secret delivery headers.';
 
 /**
- * Stores a dead letter and builds the 200 dead_lettered answer. payload is the document
- * already redacted (skeldir._redact) by the caller; a non-JSON body is kept only as its
+ * Stores a dead letter and builds the 200 dead_lettered answer. payload is the vendor's
+ * projection of the document (skeldir._project_<vendor>), built by the caller; a non-JSON body is kept only as its
  * sha256 and length (payload NULL). A replay that fails again (replayed_from set) writes
  * nothing new: the caller records the new reason on the original row.
  */
@@ -52,7 +52,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, integer, text, text, bigint) IS
-    'Writes a redacted dead letter (not on replay); returns the dead_lettered answer.';
+    'Writes a dead letter with the vendor''s projection (not on replay); returns the dead_lettered answer.';
 
 /** Counts an outcome that stores no row of its own (unauthorized, ignored). */
 CREATE FUNCTION skeldir._ingest_count(tenant_id uuid, vendor text, outcome text) RETURNS void
@@ -67,12 +67,14 @@ COMMENT ON FUNCTION skeldir._ingest_count(uuid, text, text) IS 'Increments a dai
 
 /**
  * Steps 3-6 of SPEC §5 for an already authenticated delivery whose body parsed as JSON
- * (or NULL when it did not): redact, map to facts, dedupe each fact, store, enqueue.
+ * (or NULL when it did not): project, map to facts, dedupe each fact, store, enqueue.
+ * What is stored of the document, with its facts or in its dead letter, is the vendor's
+ * projection (skeldir._project_<vendor>): the fields its mapping reads, nothing else.
  * Also the replay path for dead letters (replayed_from: the dead letter's id). Runs inside
  * the caller's transaction with the tenant GUC already set. Each vendor's mapping is the
  * function skeldir._map_<vendor>(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[],
  * one sqitch change per vendor, called statically (one cached plan per branch).
- * Everything that can refuse a document (redaction too deep for the stack, a mapping's
+ * Everything that can refuse a document (a document too deep for the stack, a mapping's
  * SK422, a value that cannot be converted, a field too long to store or index) runs in
  * one exception block that writes nothing, so it costs one subtransaction without a
  * subtransaction id: under group commit every delivery already has one of those for itself.
@@ -102,20 +104,25 @@ DECLARE
     _customer text;
 BEGIN
     BEGIN
-        _payload := skeldir._redact(doc);
         IF pg_catalog.jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
             _reason := 'not_an_object';
             _detail := pg_catalog.format('top-level JSON value is %s', coalesce(pg_catalog.jsonb_typeof(doc), 'missing'));
         -- A branch is planned only when taken, so a vendor whose map change is not deployed fails alone.
+        -- The projection first: a document the mapping refuses is dead-lettered with it.
         ELSIF vendor = 'stripe' THEN
+            _payload := skeldir._project_stripe(doc);
             _facts := skeldir._map_stripe(headers, doc);
         ELSIF vendor = 'shopify' THEN
+            _payload := skeldir._project_shopify(doc);
             _facts := skeldir._map_shopify(headers, doc);
         ELSIF vendor = 'woocommerce' THEN
+            _payload := skeldir._project_woocommerce(doc);
             _facts := skeldir._map_woocommerce(headers, doc);
         ELSIF vendor = 'paypal' THEN
+            _payload := skeldir._project_paypal(doc);
             _facts := skeldir._map_paypal(headers, doc);
         ELSIF vendor = 'standard' THEN
+            _payload := skeldir._project_standard(doc);
             _facts := skeldir._map_standard(headers, doc);
         END IF;
         IF _reason IS NULL THEN
@@ -147,7 +154,7 @@ BEGIN
             GET STACKED DIAGNOSTICS _detail = MESSAGE_TEXT;
             _reason := 'bad_value';
         WHEN program_limit_exceeded THEN
-            -- JSON that parses but nests too deep to redact or map: keep only the body's
+            -- JSON that parses but is too deep or too large to map: keep only the body's
             -- hash and length.
             _reason := 'too_complex';
             _detail := SQLERRM;

@@ -9,7 +9,8 @@ BEGIN;
  * payment, an order document lists all its refunds, a redelivery repeats them all.
  * vendor_event_id is the delivery that first recorded the fact (evt_, webhook id, WH- id),
  * kept for tracing. Amounts are integers in the currency's minor units (refunds
- * negative); payload is the vendor JSON with PII removed; customer_ref is a keyed hash of
+ * negative); payload is the vendor's projection (the fields its mapping reads, no PII:
+ * skeldir._project_<vendor>); customer_ref is a keyed hash of
  * the email, never the email.
  */
 CREATE TABLE skeldir.attribution_events (

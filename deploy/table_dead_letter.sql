@@ -4,7 +4,7 @@ BEGIN;
 /**
  * Verified deliveries that could not be mapped to a canonical event. The reason is a
  * stable code (invalid_json, not_an_object, missing_field:<path>, bad_type:<path>,
- * bad_amount, bad_currency). The payload is the redacted JSON (NULL when the body was
+ * bad_amount, bad_currency). The payload is the vendor's projection (NULL when the body was
  * not JSON; body_sha256 and body_bytes still identify it); headers keep only the non-secret
  * routing headers, so a replay can re-run the mapping after a fix.
  */
@@ -26,7 +26,7 @@ CREATE TABLE skeldir.dead_letters (
     replay_event_id bigint,
     PRIMARY KEY (tenant_id, id)
 );
-COMMENT ON TABLE skeldir.dead_letters IS 'Unmappable verified deliveries with a stable reason code; redacted.';
+COMMENT ON TABLE skeldir.dead_letters IS 'Unmappable verified deliveries with a stable reason code; only known fields kept.';
 CREATE INDEX dead_letters_reason_idx ON skeldir.dead_letters (tenant_id, reason) WHERE replayed_at IS NULL;
 
 ALTER TABLE skeldir.dead_letters ENABLE ROW LEVEL SECURITY;

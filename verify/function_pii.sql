@@ -1,8 +1,9 @@
 -- Verify skeldir:function_pii on pg
-SELECT 'skeldir._pii_key(text)'::regprocedure,
-       'skeldir._redact_text(text)'::regprocedure,
-       'skeldir._redact(jsonb)'::regprocedure,
-       'skeldir._redact_member(jsonb)'::regprocedure,
+SELECT 'skeldir._redact_text(text)'::regprocedure,
+       'skeldir._keep_text(jsonb)'::regprocedure,
+       'skeldir._keep_scalar(jsonb)'::regprocedure,
+       'skeldir._keep_shape(jsonb)'::regprocedure,
+       'skeldir._keep_attribution(jsonb)'::regprocedure,
        'skeldir._customer_ref(text)'::regprocedure;
 DO $$
 BEGIN

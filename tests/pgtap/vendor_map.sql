@@ -1,4 +1,4 @@
--- Vendor mappings: money per ISO 4217 exponent, timestamps in UTC, exact ids, reason codes, redaction.
+-- Vendor mappings: money per ISO 4217 exponent, timestamps in UTC, exact ids, reason codes, projections.
 BEGIN;
 SELECT plan(34);
 
@@ -86,15 +86,13 @@ SELECT throws_ok($$SELECT skeldir._map_standard('{}', '{"type": "order.created"}
 SELECT is((skeldir._map_standard('{"webhook-id": "m"}', '{"type": "ping"}'))[1].supported, false,
           'Standard: other types are unsupported');
 
--- Redaction.
-SELECT is(skeldir._redact('{"meta_data": [{"key": "_wc_order_attribution_user_agent", "value": "Mozilla"},
-                                          {"key": "_wc_order_attribution_utm_source", "value": "google"}],
-                            "note_attributes": [{"name": "email", "value": "x@y.io"}],
-                            "billing": {"email": "x@y.io"}, "ref": "mail me at x@y.io"}'),
-          '{"meta_data": [{"key": "_wc_order_attribution_user_agent"},
-                          {"key": "_wc_order_attribution_utm_source", "value": "google"}],
-            "note_attributes": [{}], "ref": "[redacted]"}'::jsonb,
-          'redaction drops PII keys, PII pair values and email-like strings');
+-- What is stored: the projection of the fields the mapping reads.
+SELECT is(skeldir._project_woocommerce('{"meta_data": [{"key": "_wc_order_attribution_user_agent", "value": "Mozilla"},
+                                                      {"key": "_wc_order_attribution_utm_source", "value": "google"},
+                                                      {"key": "gift_message", "value": "to x@y.io"}],
+                                        "billing": {"email": "x@y.io"}, "ref": "mail me at x@y.io", "id": 7}'),
+          '{"id": 7, "meta_data": [{"key": "_wc_order_attribution_utm_source", "value": "google"}]}'::jsonb,
+          'a projection keeps the known fields only: no billing, no user agent, no free text under other names');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -150,7 +150,7 @@ SELECT is((SELECT response ->> 'reason' FROM r WHERE label = 'negative_amount'),
 SELECT is((SELECT count(*) FROM skeldir.dead_letters
             WHERE tenant_id = :'a_tenant_id' AND reason IN ('missing_field:id', 'bad_type:data.object.amount_received',
                   'bad_currency', 'bad_amount') AND payload::text !~ 'jane\.doe'), 5::bigint,
-    'each mapping failure is one dead letter whose stored payload is redacted');
+    'each mapping failure is one dead letter whose stored projection holds no personal data');
 SELECT is((SELECT count(*) FROM pgmq.q_attribution), :dl_before_queued::bigint,
     'dead-lettered deliveries enqueue nothing');
 SELECT is((SELECT count(*) FROM skeldir.attribution_events
