@@ -4,9 +4,12 @@ BEGIN;
 /**
  * True for JSON keys that carry personal data: names, emails, phones, addresses, IPs,
  * browser data, free-text notes. Matched case-insensitively, exact or by suffix.
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it into _redact's
+ * queries (every key of every delivery) and cost a GUC save and restore per call.
  */
 CREATE FUNCTION skeldir._pii_key(key text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE BEGIN ATOMIC
     -- The exact names are the keys of a jsonb object (a binary search, not 60 comparisons);
     -- the suffix regex runs only for names that end like one of its words. This runs for
     -- every key of every delivery.
@@ -24,17 +27,22 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
              "address_line_2": 0, "admin_area_1": 0, "admin_area_2": 0, "customer_details": 0,
              "contact": 0, "recipient": 0, "buyer_accepts_marketing_email": 0}'::jsonb ? pg_catalog.lower(key)
         OR (pg_catalog.lower(key) LIKE ANY ('{%email,%phone,%ip_address,%first_name,%last_name,%full_name,%user_agent}')
-            AND pg_catalog.lower(key) ~ '(^|_)(email|phone|ip_address|first_name|last_name|full_name|user_agent)$')
-$$;
+            AND pg_catalog.lower(key) ~ '(^|_)(email|phone|ip_address|first_name|last_name|full_name|user_agent)$');
+END;
 COMMENT ON FUNCTION skeldir._pii_key(text) IS 'True when a JSON key names personal data.';
 
-/** A string that contains an email address, or NULL; used for every free-text column we store. */
+/**
+ * A string that contains an email address, or NULL; used for every free-text column we store.
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it (every free-text
+ * value of every delivery) and cost a GUC save and restore per call.
+ */
 CREATE FUNCTION skeldir._redact_text(value text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE BEGIN ATOMIC
     -- strpos first: most strings have no @, and the regex is unanchored.
     SELECT CASE WHEN pg_catalog.strpos(value, '@') > 0
-                 AND value ~ '[^[:space:]@]+@[^[:space:]@]+\.[[:alpha:]]{2,}' THEN '[redacted]' ELSE value END
-$$;
+                 AND value ~ '[^[:space:]@]+@[^[:space:]@]+\.[[:alpha:]]{2,}' THEN '[redacted]' ELSE value END;
+END;
 COMMENT ON FUNCTION skeldir._redact_text(text) IS 'The value, or [redacted] when it contains an email address.';
 
 /**
@@ -48,7 +56,7 @@ COMMENT ON FUNCTION skeldir._redact_text(text) IS 'The value, or [redacted] when
  * which ingestion dead-letters as too_complex.
  */
 CREATE FUNCTION skeldir._redact(doc jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
 BEGIN
     CASE pg_catalog.jsonb_typeof(doc)
     WHEN 'object' THEN
@@ -72,17 +80,20 @@ COMMENT ON FUNCTION skeldir._redact(jsonb) IS 'Removes PII keys at any depth and
  * One member of an object or array as skeldir._redact stores it: containers recursed into,
  * email-like strings masked, other scalars as they are. A single expression, so the
  * planner inlines it into _redact's queries: a scalar costs no function call.
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it into _redact's
+ * queries (every member of every delivery) and cost a GUC save and restore per call.
  */
 CREATE FUNCTION skeldir._redact_member(value jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE BEGIN ATOMIC
     SELECT CASE pg_catalog.jsonb_typeof(value)
                WHEN 'object' THEN skeldir._redact(value)
                WHEN 'array' THEN skeldir._redact(value)
                WHEN 'string' THEN CASE WHEN skeldir._redact_text(value #>> '{}') = '[redacted]'
                                        THEN '"[redacted]"'::jsonb ELSE value END
                ELSE value
-           END
-$$;
+           END;
+END;
 COMMENT ON FUNCTION skeldir._redact_member(jsonb) IS 'A member redacted: containers recursed, email-like strings masked.';
 
 /**
@@ -90,7 +101,7 @@ COMMENT ON FUNCTION skeldir._redact_member(jsonb) IS 'A member redacted: contain
  * skeldir.settings): stable per customer within a deployment, useless outside it.
  */
 CREATE FUNCTION skeldir._customer_ref(email text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
     -- PL/pgSQL for its cached plan (a SQL function is planned again in every subtransaction).
     IF email IS NULL OR pg_catalog.btrim(email) = '' THEN
