@@ -10,10 +10,13 @@ BEGIN;
  * arithmetic throughout: no float anywhere. Channels with zero weight get no row; no
  * positive weight at all gives no rows (callers check). A single SELECT in SQL, so the
  * planner inlines it into the calling query instead of planning it on every call.
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it into the calling
+ * query (every allocation) and cost a GUC save and restore per call.
  */
 CREATE FUNCTION skeldir._allocation_split(amount bigint, channels text[], weights bigint[])
 RETURNS TABLE (channel text, amount_minor bigint)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE BEGIN ATOMIC
     WITH w AS (
         SELECT u.c AS ch, pg_catalog.sum(u.w)::numeric AS weight
           FROM unnest(_allocation_split.channels, _allocation_split.weights) AS u (c, w)  -- multi-array form: FROM only, unqualified
@@ -33,8 +36,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT r.ch,
            (pg_catalog.sign(_allocation_split.amount) * (r.base + CASE WHEN r.rank <= r.leftover THEN 1 ELSE 0 END))::bigint
       FROM r
-     ORDER BY r.ch
-$$;
+     ORDER BY r.ch;
+END;
 COMMENT ON FUNCTION skeldir._allocation_split(bigint, text[], bigint[]) IS
     'Largest-remainder split of an amount over weighted channels; parts sum exactly to the amount.';
 
@@ -46,7 +49,7 @@ COMMENT ON FUNCTION skeldir._allocation_split(bigint, text[], bigint[]) IS
  */
 CREATE FUNCTION skeldir._allocation_model(amount bigint, model text, touches text[])
 RETURNS TABLE (channel text, amount_minor bigint)
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
 DECLARE
     _n integer := coalesce(pg_catalog.cardinality(touches), 0);
     _pick text[];
@@ -91,7 +94,7 @@ COMMENT ON FUNCTION skeldir._allocation_model(bigint, text, text[]) IS
  * caller's RLS (the task runner sets the tenant).
  */
 CREATE FUNCTION skeldir._touchpoints(event skeldir.attribution_events, model text) RETURNS text[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _own      text := skeldir._channel(event.utm_source, event.utm_medium, event.referrer);
     _lookback interval;
@@ -129,7 +132,7 @@ COMMENT ON FUNCTION skeldir._touchpoints(skeldir.attribution_events, text) IS
  * revenue views dirty. Raises P0002 when the event does not exist, SK409 as above.
  */
 CREATE OR REPLACE FUNCTION skeldir._task_allocate(message jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _r     record;
     _e     skeldir.attribution_events;

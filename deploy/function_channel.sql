@@ -1,14 +1,19 @@
 -- Deploy skeldir:function_channel to pg
 BEGIN;
 
-/** The host of a URL, lower-cased, without "www."; NULL when there is none. */
+/**
+ * The host of a URL, lower-cased, without "www."; NULL when there is none.
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it (called for every
+ * touch) and cost a GUC save and restore per call.
+ */
 -- A single expression without FROM, so the planner inlines it (the attribution task calls
 -- it for every touch; a non-inlined SQL function is planned on every call).
 CREATE FUNCTION skeldir._url_host(url text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE BEGIN ATOMIC
     SELECT pg_catalog.regexp_replace(
-               pg_catalog.lower(pg_catalog.substring(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#]+)')), '^www\.', '')
-$$;
+               pg_catalog.lower(pg_catalog.substring(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#]+)')), '^www\.', '');
+END;
 COMMENT ON FUNCTION skeldir._url_host(text) IS 'Lower-cased host of a URL without www.; NULL if none.';
 
 /**
@@ -17,7 +22,7 @@ COMMENT ON FUNCTION skeldir._url_host(text) IS 'Lower-cased host of a URL withou
  * organic_search, other (utm but unclassified) or direct (nothing at all).
  */
 CREATE FUNCTION skeldir._channel(utm_source text, utm_medium text, referrer text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
 DECLARE
     _s text := nullif(pg_catalog.lower(pg_catalog.btrim(utm_source)), '');
     _m text := nullif(pg_catalog.lower(pg_catalog.btrim(utm_medium)), '');

@@ -14,7 +14,7 @@ CREATE FUNCTION api.dead_letter_list(
 RETURNS TABLE (dead_event_id bigint, tenant_id uuid, tenant_slug text, vendor text, reason text,
                detail text, received_at timestamptz, body_bytes integer, replayed_at timestamptz,
                replay_outcome text, replay_event_id bigint)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _t    record;
     _only uuid;
@@ -53,7 +53,7 @@ COMMENT ON FUNCTION api.dead_letter_list(text, text, boolean) IS
 CREATE FUNCTION api.dead_letter_replay(
     dead_event_id bigint,
     OUT tenant_id uuid, OUT outcome text, OUT event_id bigint, OUT reason text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _d        skeldir.dead_letters;
     _t        uuid;
@@ -103,7 +103,7 @@ COMMENT ON FUNCTION api.dead_letter_replay(bigint) IS
  */
 CREATE FUNCTION api.dead_letter_replay_reason(reason text, tenant text DEFAULT NULL)
 RETURNS TABLE (dead_event_id bigint, tenant_id uuid, outcome text, event_id bigint, reason_now text)
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE sql VOLATILE SET search_path = '' AS $$
     SELECT l.dead_event_id, r.tenant_id, r.outcome, r.event_id, r.reason
       FROM (SELECT dl.dead_event_id FROM api.dead_letter_list(tenant, reason) AS dl
              ORDER BY dl.dead_event_id) AS l,

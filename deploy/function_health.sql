@@ -9,7 +9,7 @@ BEGIN;
  * Leaves the GUC as it found it (set_config is transaction-local, the probe restores it).
  */
 CREATE FUNCTION api.health_ready(OUT rls_forced boolean, OUT tenant_guc boolean)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _probe  uuid := pg_catalog.md5(pg_catalog.random()::text)::uuid;
     _before text := pg_catalog.current_setting('app.current_tenant_id', true);

@@ -13,7 +13,7 @@ CREATE FUNCTION skeldir.housekeeping_run(
     OUT archived_deleted bigint, OUT dead_letters_deleted bigint,
     OUT heartbeats_deleted bigint, OUT refresh_log_deleted bigint
 ) RETURNS record
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _s      skeldir.settings;
     _queue  text;

@@ -21,7 +21,7 @@ BEGIN;
  */
 CREATE FUNCTION skeldir._llm_admit(call skeldir.llm_api_calls,
     OUT decision text, OUT blocked_reason text, OUT cached_from bigint, OUT provider text, OUT model text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _s      skeldir.llm_settings;
     _b      skeldir.llm_breakers;

@@ -16,7 +16,7 @@ CREATE FUNCTION skeldir._llm_finish(
     latency_ms double precision DEFAULT NULL, result jsonb DEFAULT NULL, error text DEFAULT NULL,
     cached_from bigint DEFAULT NULL)
 RETURNS skeldir.llm_api_calls
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _c skeldir.llm_api_calls;
 BEGIN
@@ -83,7 +83,7 @@ COMMENT ON FUNCTION skeldir._llm_finish(uuid, bigint, text, text, boolean, integ
  * stripped before the message moves to the archive.
  */
 CREATE FUNCTION skeldir._llm_message_done(msg_id bigint) RETURNS boolean
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE sql VOLATILE SET search_path = '' AS $$
     UPDATE pgmq.q_llm AS q SET message = q.message - 'inputs' WHERE q.msg_id = _llm_message_done.msg_id;
     SELECT pgmq.archive('llm', _llm_message_done.msg_id);
 $$;
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION skeldir._llm_message_done(bigint) IS 'Strip the prompt from 
 
 /** The JSON shape of one call, as GET /api/llm/calls/{request_id} returns it. */
 CREATE FUNCTION skeldir._llm_call_json(c skeldir.llm_api_calls) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = '' AS $$
     SELECT pg_catalog.jsonb_build_object(
         'call_id', c.id, 'request_id', c.request_id, 'task', c.task, 'status', c.status,
         'blocked_reason', c.blocked_reason, 'provider', c.provider, 'model', c.model,

@@ -8,7 +8,7 @@ BEGIN;
  * it. Returns the new state. Raises 22023 for NULL.
  */
 CREATE FUNCTION api.llm_kill_switch_set(enabled boolean) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _state boolean;
 BEGIN
@@ -32,7 +32,7 @@ COMMENT ON FUNCTION api.llm_kill_switch_set(boolean) IS
  */
 CREATE FUNCTION api.llm_tenant_limits_set(tenant_id uuid, hourly_shutoff_usd numeric, monthly_budget_usd numeric)
 RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     IF llm_tenant_limits_set.hourly_shutoff_usd < 0 OR llm_tenant_limits_set.monthly_budget_usd < 0 THEN
         RAISE EXCEPTION 'limits must not be negative' USING ERRCODE = 'invalid_parameter_value',
@@ -55,7 +55,7 @@ COMMENT ON FUNCTION api.llm_tenant_limits_set(uuid, numeric, numeric) IS
 
 /** Closes a provider's circuit breaker by hand. Operator-only. Raises SK404 for an unknown provider. */
 CREATE FUNCTION api.llm_breaker_reset(provider text) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     UPDATE skeldir.llm_breakers AS b
        SET state = 'closed', consecutive_failures = 0, opened_at = NULL, trial_started_at = NULL,

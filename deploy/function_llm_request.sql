@@ -3,7 +3,7 @@ BEGIN;
 
 /** The active tenant whose API key hashes to the given sha256; raises 28000 otherwise. */
 CREATE FUNCTION skeldir._llm_tenant_by_key(tenant_key text) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _tenant_id uuid;
 BEGIN
@@ -32,7 +32,7 @@ COMMENT ON FUNCTION skeldir._llm_tenant_by_key(text) IS 'Tenant of an API key. R
 CREATE FUNCTION skeldir._llm_request(
     tenant_id uuid, user_id text, task text, request_id text, inputs jsonb,
     OUT call_id bigint, OUT created boolean)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 #variable_conflict use_column
 DECLARE
     _s        skeldir.llm_settings;

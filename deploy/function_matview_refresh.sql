@@ -9,7 +9,7 @@ BEGIN;
  * workers do not serialize on them. A failed task's subtransaction rolls its marks back.
  */
 CREATE FUNCTION skeldir._matview_touch(views text[]) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     IF pg_catalog.current_setting('skeldir.matview_touch_deferred', true) = 'on' THEN
         IF pg_catalog.string_to_array(pg_catalog.current_setting('skeldir.matview_dirty', true), ',') @> views THEN
@@ -47,7 +47,7 @@ COMMENT ON FUNCTION skeldir._matview_touch(text[]) IS 'Marks materialized views 
  * that writers lock are not held through the refreshes of the remaining views.
  */
 CREATE FUNCTION skeldir.matview_refresh(view_name text, trigger text) RETURNS text
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _started    timestamptz := pg_catalog.clock_timestamp();
     _generation bigint;
@@ -105,7 +105,7 @@ COMMENT ON FUNCTION skeldir.matview_refresh(text, text) IS
  */
 CREATE FUNCTION skeldir.matview_refresh_dirty(trigger text, OUT view_name text, OUT outcome text)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _view text;
     _done text[];

@@ -13,7 +13,7 @@ CREATE FUNCTION skeldir._reconciliation_status(
     has_payment boolean, payment_minor bigint, payment_currency text,
     first_seen_at timestamptz, at timestamptz, grace interval
 ) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
 BEGIN
     IF has_order AND has_payment THEN
         RETURN CASE WHEN order_minor = payment_minor AND order_currency = payment_currency
@@ -42,7 +42,7 @@ COMMENT ON FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolea
  */
 CREATE FUNCTION skeldir._reconcile_refs(tenant_id uuid, order_refs text[])
 RETURNS TABLE (ref text, ref_status text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _refs     text[];
     _statuses text[];
@@ -143,7 +143,7 @@ COMMENT ON FUNCTION skeldir._reconcile_refs(uuid, text[]) IS
 
 /** skeldir._reconcile_refs for one reference: its status, or NULL when no event carries it. */
 CREATE FUNCTION skeldir._reconcile(tenant_id uuid, order_ref text) RETURNS text
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     RETURN (SELECT r.ref_status FROM skeldir._reconcile_refs(_reconcile.tenant_id, ARRAY[_reconcile.order_ref]) AS r);
 END;
@@ -159,7 +159,7 @@ COMMENT ON FUNCTION skeldir._reconcile(uuid, text) IS
  * status (a row deleted because its events are gone counts as changed).
  */
 CREATE FUNCTION skeldir.reconciliation_reevaluate() RETURNS integer
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _tenant  uuid;
     _changed integer := 0;

@@ -11,7 +11,7 @@ BEGIN;
  */
 CREATE FUNCTION api.session_identity(
     OUT role_name text, OUT is_superuser boolean, OUT bypass_rls boolean, OUT owned_objects bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = '' AS $$
     SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
            (SELECT pg_catalog.count(*)
               FROM pg_catalog.pg_shdepend AS d

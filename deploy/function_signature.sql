@@ -9,7 +9,7 @@ BEGIN;
  * every call, PL/pgSQL keeps its plans for the session.
  */
 CREATE FUNCTION skeldir._secure_equal(a bytea, b bytea) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _k bytea := extensions.gen_random_bytes(32);
 BEGIN
@@ -21,11 +21,14 @@ COMMENT ON FUNCTION skeldir._secure_equal(bytea, bytea) IS 'Constant-time compar
 /**
  * A delivery header by its lower-cased name, also found without the "x-" prefix
  * (Shopify sends both spellings: X-Shopify-Topic and Shopify-Topic). NULL when absent.
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it (called several
+ * times per delivery) and cost a GUC save and restore per call.
  */
 CREATE FUNCTION skeldir._header(headers jsonb, name text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT nullif(pg_catalog.btrim(coalesce(headers ->> ('x-' || name), headers ->> name)), '')
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE BEGIN ATOMIC
+    SELECT nullif(pg_catalog.btrim(coalesce(headers ->> ('x-' || name), headers ->> name)), '');
+END;
 COMMENT ON FUNCTION skeldir._header(jsonb, text) IS 'Header value by name, with or without the x- prefix; NULL if absent.';
 
 /**
@@ -35,7 +38,7 @@ COMMENT ON FUNCTION skeldir._header(jsonb, text) IS 'Header value by name, with 
  */
 CREATE FUNCTION skeldir._stripe_signature_valid(header text, body bytea, secrets text[], tolerance interval)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _part     text;
     _t        text;
@@ -84,7 +87,7 @@ COMMENT ON FUNCTION skeldir._stripe_signature_valid(text, bytea, text[], interva
  * (UTF-8 bytes of each secret). No timestamp is signed by either vendor.
  */
 CREATE FUNCTION skeldir._hmac_base64_valid(signature text, body bytea, secrets text[]) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _given  bytea := pg_catalog.convert_to(pg_catalog.btrim(signature), 'UTF8');
     _secret text;
@@ -111,7 +114,7 @@ COMMENT ON FUNCTION skeldir._hmac_base64_valid(text, bytea, text[]) IS
  * A secret typed as "a&b" is stored by WooCommerce as "a&amp;b" and signed with "a&b".
  */
 CREATE FUNCTION skeldir._html_entity_decode(value text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
 DECLARE
     _m   text[];
     _cp  integer;
@@ -138,7 +141,7 @@ COMMENT ON FUNCTION skeldir._html_entity_decode(text) IS 'wp_specialchars_decode
  */
 CREATE FUNCTION skeldir._standard_signature_valid(headers jsonb, body bytea, secrets text[], tolerance interval)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _id     text := headers ->> 'webhook-id';
     _ts     text := headers ->> 'webhook-timestamp';
@@ -194,7 +197,7 @@ COMMENT ON FUNCTION skeldir._standard_signature_valid(jsonb, bytea, text[], inte
  */
 CREATE FUNCTION skeldir._paypal_attestation_valid(
     headers jsonb, body bytea, certificates text[], webhook_id text, tolerance interval) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _parts text[] := pg_catalog.string_to_array(headers ->> 'x-skeldir-paypal-verification', ',');
     _time  timestamptz;

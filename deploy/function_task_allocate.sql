@@ -8,7 +8,7 @@ BEGIN;
  * Runs with the tenant GUC set by the task runner, so RLS scopes every read and write.
  */
 CREATE FUNCTION skeldir._task_allocate(message jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _e skeldir.attribution_events;
 BEGIN

@@ -12,7 +12,7 @@ BEGIN;
  * must be tenant_id.
  */
 CREATE FUNCTION skeldir._allocate_batch(tenant_id uuid, event_ids bigint[]) RETURNS bigint[]
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _handled bigint[];
     _refs    text[];

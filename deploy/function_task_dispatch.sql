@@ -9,7 +9,7 @@ BEGIN;
  * minute pulse, so a broken view is not retried in a tight loop (the failure is logged).
  */
 CREATE FUNCTION skeldir._task_refresh_matviews(message jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _failed text[];
 BEGIN
@@ -31,7 +31,7 @@ COMMENT ON FUNCTION skeldir._task_refresh_matviews(jsonb) IS
  * 22023 for an unknown task and SK500 for poison_pill.
  */
 CREATE OR REPLACE FUNCTION skeldir._task_dispatch(queue text, message jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     CASE message ->> 'task'
     WHEN 'allocate' THEN

@@ -1,12 +1,17 @@
 -- Deploy skeldir:function_task_run to pg
 BEGIN;
 
-/** A uuid from text, or the nil uuid for anything that is not one (system tasks). */
+/**
+ * A uuid from text, or the nil uuid for anything that is not one (system tasks).
+ * BEGIN ATOMIC rather than SET search_path = '': names are bound at creation, so no
+ * search_path applies, and a SET clause would stop the planner inlining it (every task the
+ * worker runs) and cost a GUC save and restore per call.
+ */
 CREATE FUNCTION skeldir._uuid_or_nil(value text) RETURNS uuid
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE BEGIN ATOMIC
     SELECT CASE WHEN value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                THEN value::uuid ELSE '00000000-0000-0000-0000-000000000000'::uuid END
-$$;
+                THEN value::uuid ELSE '00000000-0000-0000-0000-000000000000'::uuid END;
+END;
 COMMENT ON FUNCTION skeldir._uuid_or_nil(text) IS 'Parses a uuid; nil uuid when the text is not one.';
 
 /**
@@ -14,7 +19,7 @@ COMMENT ON FUNCTION skeldir._uuid_or_nil(text) IS 'Parses a uuid; nil uuid when 
  * and SK500 for poison_pill, which always fails so that the failure path is provable.
  */
 CREATE FUNCTION skeldir._task_dispatch(queue text, message jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     CASE message ->> 'task'
     WHEN 'allocate' THEN
@@ -44,7 +49,7 @@ COMMENT ON FUNCTION skeldir._task_dispatch(text, jsonb) IS
  * Two callers racing may both enqueue: harmless, a refresh of a clean view is skipped.
  */
 CREATE FUNCTION skeldir._matview_refresh_enqueue() RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _delay double precision;
 BEGIN
@@ -80,7 +85,7 @@ COMMENT ON FUNCTION skeldir._matview_refresh_enqueue() IS
  * queue: the pulse refreshes. Returns the views refreshed (none when skipped).
  */
 CREATE FUNCTION skeldir.matview_pulse(OUT view_name text, OUT outcome text) RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     IF EXISTS (SELECT FROM pgmq.q_maintenance AS m
                 WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews'
@@ -98,7 +103,7 @@ COMMENT ON FUNCTION skeldir.matview_pulse() IS
  * skeldir._matview_touch) and, when a view became dirty, enqueues the follow-up refresh.
  */
 CREATE FUNCTION skeldir._matview_flush() RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _views text[] := pg_catalog.string_to_array(nullif(pg_catalog.current_setting('skeldir.matview_dirty', true), ''), ',');
 BEGIN
@@ -121,7 +126,7 @@ COMMENT ON FUNCTION skeldir._matview_flush() IS 'Apply deferred matview dirty ma
  */
 CREATE FUNCTION skeldir._task_run(queue text, message pgmq.message_record, settings skeldir.settings,
     OUT outcome text, OUT error text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _m pgmq.message_record := _task_run.message;
     _s skeldir.settings := _task_run.settings;

@@ -152,7 +152,7 @@ COMMENT ON FUNCTION skeldir._task_archive(text, bigint[], timestamptz) IS
  */
 CREATE OR REPLACE FUNCTION skeldir._task_run(queue text, message pgmq.message_record, settings skeldir.settings,
     OUT outcome text, OUT error text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _m pgmq.message_record := _task_run.message;
     _s skeldir.settings := _task_run.settings;

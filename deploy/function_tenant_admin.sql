@@ -7,7 +7,7 @@ BEGIN;
  * Shopify and WooCommerce plain hex. PayPal has none (it pins a certificate): NULL.
  */
 CREATE FUNCTION skeldir._secret_generate(vendor text) RETURNS text
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE sql VOLATILE SET search_path = '' AS $$
     SELECT CASE vendor
         WHEN 'stripe' THEN 'whsec_' || pg_catalog.encode(extensions.gen_random_bytes(24), 'hex')
         WHEN 'shopify' THEN pg_catalog.encode(extensions.gen_random_bytes(32), 'hex')
@@ -27,7 +27,7 @@ COMMENT ON FUNCTION skeldir._secret_generate(text) IS 'A new random secret in th
 CREATE FUNCTION api.tenant_create(
     name text,
     OUT tenant_id uuid, OUT slug text, OUT api_key text, OUT endpoint_tokens jsonb, OUT secrets jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     IF coalesce(pg_catalog.btrim(tenant_create.name), '') = '' THEN
         RAISE EXCEPTION 'tenant name must not be empty' USING ERRCODE = 'invalid_parameter_value',
@@ -72,7 +72,7 @@ COMMENT ON FUNCTION api.tenant_create(text) IS
  * Raises SK404 when there is no such tenant.
  */
 CREATE FUNCTION skeldir._tenant_lookup(tenant text) RETURNS uuid
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _id   uuid;
     _uuid uuid;
@@ -100,7 +100,7 @@ COMMENT ON FUNCTION skeldir._tenant_lookup(text) IS 'Tenant by id or slug, set a
  * takes a PEM certificate. Raises 22023 (invalid_parameter_value) or SK404 (vendor).
  */
 CREATE FUNCTION skeldir._secret_check(vendor text, secret text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
 DECLARE
     _secret text := pg_catalog.btrim(secret, E' \t\r\n');
     _key    bytea;
@@ -156,7 +156,7 @@ COMMENT ON FUNCTION skeldir._secret_check(text, text) IS 'Validates a vendor sec
 CREATE FUNCTION api.tenant_secret_set(
     tenant text, vendor text, secret text DEFAULT NULL, paypal_webhook_id text DEFAULT NULL,
     OUT tenant_id uuid, OUT secret_in_effect text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     tenant_id := skeldir._tenant_lookup(tenant);
     secret_in_effect := skeldir._secret_check(vendor, coalesce(secret, skeldir._secret_generate(vendor)));
@@ -190,7 +190,7 @@ COMMENT ON FUNCTION api.tenant_secret_set(text, text, text, text) IS
 CREATE FUNCTION api.tenant_secret_rotate(
     tenant text, vendor text, secret text DEFAULT NULL, rotation_window interval DEFAULT NULL,
     OUT tenant_id uuid, OUT secret_in_effect text, OUT previous_expires_at timestamptz)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     tenant_id := skeldir._tenant_lookup(tenant);
     secret_in_effect := skeldir._secret_check(vendor, coalesce(secret, skeldir._secret_generate(vendor)));

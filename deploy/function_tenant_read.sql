@@ -3,7 +3,7 @@ BEGIN;
 
 /** A date request parameter (YYYY-MM-DD), or `fallback` when absent. Raises 22023 naming it. */
 CREATE FUNCTION skeldir._param_date(value text, name text, fallback date) RETURNS date
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
 BEGIN
     IF value IS NULL THEN
         RETURN fallback;
@@ -25,7 +25,7 @@ COMMENT ON FUNCTION skeldir._param_date(text, text, date) IS 'Parse a YYYY-MM-DD
 
 /** An integer request parameter within lo..hi, or `fallback` when absent. Raises 22023 naming it. */
 CREATE FUNCTION skeldir._param_int(value text, name text, fallback integer, lo integer, hi integer) RETURNS integer
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
 BEGIN
     IF value IS NULL THEN
         RETURN fallback;

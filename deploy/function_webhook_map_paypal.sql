@@ -15,7 +15,7 @@ BEGIN;
  * Raises SK422 with a dead-letter reason code.
  */
 CREATE FUNCTION skeldir._map_paypal(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e      skeldir.webhook_event;
     _res    jsonb;

@@ -10,7 +10,7 @@ BEGIN;
  */
 CREATE FUNCTION skeldir._shopify_refund(refund jsonb, order_id text, currency text)
 RETURNS skeldir.webhook_event
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e     skeldir.webhook_event;
     _total numeric := 0;
@@ -66,7 +66,7 @@ COMMENT ON FUNCTION skeldir._shopify_refund(jsonb, text, text) IS
  * Raises SK422 with a dead-letter reason code.
  */
 CREATE FUNCTION skeldir._map_shopify(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e       skeldir.webhook_event;
     _r       skeldir.webhook_event;

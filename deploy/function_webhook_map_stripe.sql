@@ -21,7 +21,7 @@ BEGIN;
  * when a required field is missing or mistyped.
  */
 CREATE FUNCTION skeldir._map_stripe(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e       skeldir.webhook_event;
     _facts   skeldir.webhook_event[];

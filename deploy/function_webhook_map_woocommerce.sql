@@ -20,7 +20,7 @@ BEGIN;
  * session_entry as landing page). Raises SK422 with a dead-letter reason code.
  */
 CREATE FUNCTION skeldir._map_woocommerce(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e      skeldir.webhook_event;
     _facts  skeldir.webhook_event[];

@@ -9,7 +9,7 @@ BEGIN;
  * session (docs/BENCHMARKS.md).
  */
 CREATE FUNCTION skeldir._routing_headers(headers jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
 BEGIN
     RETURN (SELECT coalesce(pg_catalog.jsonb_object_agg(h.key, h.value), '{}'::jsonb)
       FROM pg_catalog.jsonb_each(headers) AS h
@@ -33,7 +33,7 @@ CREATE FUNCTION skeldir._dead_letter(
     tenant_id uuid, vendor text, route text, headers jsonb, payload jsonb, body_sha256 bytea,
     body_bytes integer, reason text, detail text, replayed_from bigint DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _id bigint := _dead_letter.replayed_from;
 BEGIN
@@ -56,7 +56,7 @@ COMMENT ON FUNCTION skeldir._dead_letter(uuid, text, text, jsonb, jsonb, bytea, 
 
 /** Counts an outcome that stores no row of its own (unauthorized, ignored). */
 CREATE FUNCTION skeldir._ingest_count(tenant_id uuid, vendor text, outcome text) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     INSERT INTO skeldir.ingest_counters AS c (tenant_id, vendor, day, outcome, count)
     VALUES (_ingest_count.tenant_id, _ingest_count.vendor, pg_catalog.now()::date, _ingest_count.outcome, 1)
@@ -89,7 +89,7 @@ CREATE FUNCTION skeldir._ingest_document(
     tenant_id uuid, vendor text, route text, headers jsonb, doc jsonb, body_sha256 bytea,
     body_bytes integer, replayed_from bigint DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _facts    skeldir.webhook_event[];
     _e        skeldir.webhook_event;
@@ -248,7 +248,7 @@ COMMENT ON FUNCTION skeldir._ingest_document(uuid, text, text, jsonb, jsonb, byt
 CREATE FUNCTION skeldir._signature_valid(
     vendor text, headers jsonb, body bytea, secrets text[], paypal_webhook_id text, tolerance interval)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _tolerance interval := _signature_valid.tolerance;
 BEGIN
@@ -274,7 +274,7 @@ COMMENT ON FUNCTION skeldir._signature_valid(text, jsonb, bytea, text[], text, i
  * the vendor), else by the sha256 of the X-Skeldir-Tenant-Key header. NULL when none.
  */
 CREATE FUNCTION skeldir._tenant_resolve(vendor text, headers jsonb, endpoint_token text) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
     IF endpoint_token IS NOT NULL THEN
         RETURN (SELECT t.id
@@ -307,7 +307,7 @@ COMMENT ON FUNCTION skeldir._tenant_resolve(text, jsonb, text) IS 'Active tenant
 CREATE FUNCTION skeldir._webhook_receive(
     vendor text, route text, headers jsonb, body bytea, endpoint_token text DEFAULT NULL,
     OUT http_status integer, OUT outcome text, OUT response text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _tenant_id  uuid;
     _secrets    text[];
@@ -398,7 +398,7 @@ COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
 CREATE FUNCTION skeldir._webhook_refused(
     vendor text, route text, headers jsonb, body bytea, endpoint_token text, sqlstate text, message text,
     OUT http_status integer, OUT outcome text, OUT response text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _tenant_id uuid;
     _secrets   text[];

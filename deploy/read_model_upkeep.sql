@@ -91,7 +91,7 @@ CREATE POLICY read_model_deltas_belong_to_their_tenant ON skeldir.read_model_del
  * invalidated then (events themselves carry no trigger: they are inserted on the ingest path).
  */
 CREATE FUNCTION skeldir._invalidate_allocations() RETURNS trigger
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _n bigint := 0;
     _k bigint;
@@ -142,7 +142,7 @@ COMMENT ON FUNCTION skeldir._invalidate_allocations() IS
  * mv_realtime_revenue marked dirty. Never fires on ingestion, which only inserts.
  */
 CREATE FUNCTION skeldir._invalidate_events() RETURNS trigger
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
@@ -168,7 +168,7 @@ COMMENT ON FUNCTION skeldir._invalidate_events() IS
  * sight, status, currency) it leaves and +1 in the one it enters, with its amounts.
  */
 CREATE FUNCTION skeldir._invalidate_reconciliations() RETURNS trigger
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _n bigint := 0;
     _k bigint;
@@ -206,7 +206,7 @@ COMMENT ON FUNCTION skeldir._invalidate_reconciliations() IS
  * event: its day is invalidated here. Runs under the tenant GUC skeldir._task_run sets.
  */
 CREATE FUNCTION skeldir._invalidate_failed_jobs() RETURNS trigger
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     INSERT INTO skeldir.read_model_invalidations (tenant_id, view_name, day)
     SELECT DISTINCT e.tenant_id, 'mv_daily_revenue_summary', (e.occurred_at AT TIME ZONE 'UTC')::date
@@ -254,7 +254,7 @@ CREATE TRIGGER worker_failed_jobs_invalidate_insert AFTER INSERT ON skeldir.work
  * view that is not kept by group.
  */
 CREATE FUNCTION skeldir._read_model_recompute(view_name text, tenant_id uuid, days date[]) RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _t    uuid := _read_model_recompute.tenant_id;
     _days date[] := _read_model_recompute.days;
@@ -334,7 +334,7 @@ COMMENT ON FUNCTION skeldir._read_model_recompute(text, uuid, date[]) IS
  * the rows written.
  */
 CREATE FUNCTION skeldir._read_model_fold(view_name text, tenant_id uuid, OUT groups bigint, OUT rows bigint)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _t    uuid := _read_model_fold.tenant_id;
     _days date[];
@@ -436,7 +436,7 @@ COMMENT ON FUNCTION skeldir._read_model_fold(text, uuid) IS
  */
 CREATE FUNCTION skeldir.read_model_upkeep(view_name text, full boolean DEFAULT false,
     OUT groups bigint, OUT rows bigint)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _view   text := read_model_upkeep.view_name;
     _tenant uuid;
@@ -495,7 +495,7 @@ COMMENT ON FUNCTION skeldir.read_model_upkeep(text, boolean) IS
  */
 CREATE FUNCTION skeldir.read_models_rebuild(trigger text DEFAULT 'rebuild')
 RETURNS TABLE (view_name text, outcome text, groups bigint, rows bigint, duration_ms double precision)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _generation bigint;
     _started    timestamptz;

@@ -18,14 +18,19 @@ COMMENT ON TABLE skeldir.tenant_endpoints IS 'Non-secret endpoint tokens, one pe
 ALTER TABLE skeldir.tenant_endpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skeldir.tenant_endpoints FORCE ROW LEVEL SECURITY;
 
+-- One permissive policy per role and action (several would each be evaluated for every row).
+-- Roles that act for a tenant see and write that tenant's rows only.
 CREATE POLICY tenant_endpoints_are_visible_to_their_tenant ON skeldir.tenant_endpoints
+    TO app_rw, app_ro
     USING (tenant_id = skeldir.current_tenant_id())
     WITH CHECK (tenant_id = skeldir.current_tenant_id());
 
 -- Routing a delivery happens before any tenant is known, inside the owner's definer
--- functions only (app roles hold no privilege on this table).
+-- functions only (app roles hold no privilege on this table): the owner reads every token,
+-- and writes only under the transaction's tenant, as api.tenant_create does.
 CREATE POLICY tenant_endpoints_are_resolved_by_their_owner ON skeldir.tenant_endpoints
-    FOR SELECT TO migration_owner
-    USING (true);
+    TO migration_owner
+    USING (true)
+    WITH CHECK (tenant_id = skeldir.current_tenant_id());
 
 COMMIT;

@@ -21,7 +21,7 @@ BEGIN;
  * pgmq.enable_notify_insert again re-creates pgmq's trigger; re-deploy this change after.
  */
 CREATE FUNCTION skeldir._queue_notify_insert() RETURNS trigger
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _queue text := pg_catalog.substr(TG_TABLE_NAME, 3);  -- q_<queue>
 BEGIN

@@ -50,7 +50,9 @@ REVOKE ALL ON SCHEMA extensions FROM PUBLIC;
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA extensions;
 
 \if :with_cron
-CREATE EXTENSION IF NOT EXISTS pg_cron;
+-- pg_catalog, as Supabase does: nothing of ours lives in public (splinter lint extension_in_public).
+-- pg_cron is not relocatable; its objects are in its own schema cron either way.
+CREATE EXTENSION IF NOT EXISTS pg_cron SCHEMA pg_catalog;
 -- migration_owner schedules its own jobs; they run as migration_owner.
 GRANT USAGE ON SCHEMA cron TO migration_owner;
 \endif
