@@ -169,7 +169,7 @@ def cmd_tenant_create(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from skeldir import app
+    from skeldir.web import app
 
     return app.serve(runtime_dsn(), args.host, args.port)
 

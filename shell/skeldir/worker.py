@@ -26,8 +26,8 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir import logs
+from skeldir.config import SHUTDOWN_GRACE
 from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege
-from skeldir.watchdog import SHUTDOWN_GRACE
 
 log = logging.getLogger("skeldir.worker")
 
