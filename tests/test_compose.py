@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from skeldir.cli import build_parser
-from skeldir.cluster import DATABASE, Cluster
 from skeldir.config import ENV_DOC, PROJECT_DIR
+from skeldir.ops.cluster import DATABASE, Cluster
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]

@@ -20,7 +20,7 @@ PROVIDER_MODULES = {
 HTTP_CLIENT_ALLOWED = {
     "skeldir/prove.py": {"httpx"},  # `skeldir prove` drives Skeldir's own shell over HTTP
     "skeldir/loadtest.py": {"urllib"},  # `skeldir loadtest` reads the shell's own /metrics
-    "skeldir/supervisor.py": {"urllib"},  # `skeldir up` waits for its own shell's and worker's /health
+    "skeldir/ops/supervisor.py": {"urllib"},  # `skeldir up` waits for its own shell's and worker's /health
 }
 
 

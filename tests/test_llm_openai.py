@@ -27,8 +27,8 @@ import httpx
 import psycopg
 import pytest
 
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
 from skeldir.llm import tasks
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
 from support import free_port, stop_process, wait_for, wait_http
 
 MARKER = f"PROMPT-SECRET-{uuid.uuid4().hex[:12]}"

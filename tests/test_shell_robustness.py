@@ -26,8 +26,8 @@ import pytest
 from support_health import scrape, value
 from vendor_signers import sender
 
-from skeldir import admin
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.ops import admin
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
 from skeldir.web.protocol import HEAD_TIMEOUT
 from support import Database, dumps, free_port, skeldir_process, stop_process, stripe_event, stripe_signature, wait_http
 
