@@ -146,10 +146,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from skeldir import worker
+    from skeldir.worker import poller
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    return worker.run(
+    return poller.run(
         runtime_dsn(),
         queues=queues,
         batch=args.batch,

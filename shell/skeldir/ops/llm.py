@@ -22,7 +22,7 @@ from skeldir.errors import CliError
 from skeldir.ops.dsn import migration_dsn
 from skeldir.ops.tables import print_csv, print_table
 
-# The implementations in skeldir/llm/provider.py (PROVIDERS); named here so the CLI does
+# The implementations in skeldir/worker/llm/provider.py (PROVIDERS); named here so the CLI does
 # not import the boundary module.
 PROVIDER_NAMES = ("stub", "openai")
 
