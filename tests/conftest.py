@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from skeldir import admin
-from skeldir.cluster import DATABASE, TEMPLATE_DATABASE, Cluster, last_line
 from skeldir.config import PROJECT_DIR, Settings
+from skeldir.ops import admin
+from skeldir.ops.cluster import DATABASE, TEMPLATE_DATABASE, Cluster, last_line
 from support import Database, WorkerProcess, free_port, skeldir_process, stop_process, wait_http
 
 # Property tests and schemathesis explore the same examples on every run, so CI and a developer

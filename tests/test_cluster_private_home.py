@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from skeldir.cluster import SERVER_ROOT, Cluster
 from skeldir.config import Settings
+from skeldir.ops.cluster import SERVER_ROOT, Cluster
 from support import free_port
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")

@@ -1,4 +1,4 @@
-"""The shell's transport sends each answer with one socket write (skeldir/coalesce.py), and
+"""The shell's transport sends each answer with one socket write (skeldir/web/coalesce.py), and
 HTTP over it still behaves: pipelined requests answered in order, ``Connection: close``
 answered before the socket closes."""
 
@@ -8,7 +8,7 @@ import asyncio
 import socket
 from urllib.parse import urlsplit
 
-from skeldir.coalesce import CoalescingTransport
+from skeldir.web.coalesce import CoalescingTransport
 
 
 class RecordingTransport:

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from skeldir.cli import build_parser
-from skeldir.cluster import DATABASE, Cluster
 from skeldir.config import ENV_DOC, PROJECT_DIR
+from skeldir.ops.cluster import DATABASE, Cluster
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
@@ -144,7 +144,7 @@ def test_start_order_waits_for_health_and_a_successful_bootstrap() -> None:
 
 
 def test_shell_healthcheck_probes_a_route_the_shell_serves() -> None:
-    from skeldir.app import create_app
+    from skeldir.web.app import create_app
 
     probe = " ".join(SERVICES["shell"]["healthcheck"]["test"])
     url = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/]+)", probe)

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from skeldir import admin
+from skeldir.ops import admin
 from support import Database, WorkerProcess, as_tenant, dumps, stripe_event, stripe_signature, wait_for
 
 DASHBOARDS = Path(__file__).resolve().parents[1] / "sql" / "dashboards"

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from support_health import Stack, promtool_check, scrape, series, value
 
-from skeldir import admin
-from skeldir.cluster import Cluster, last_line
 from skeldir.config import Settings
+from skeldir.ops import admin
+from skeldir.ops.cluster import Cluster, last_line
 from support import as_tenant, dumps, free_port, stripe_event, stripe_signature, wait_for
 
 TIMEOUT = httpx.Timeout(20.0)

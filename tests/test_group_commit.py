@@ -88,7 +88,7 @@ def test_a_delivery_the_driver_refuses_fails_alone_and_its_batch_neighbours_are_
     import orjson
     from psycopg_pool import AsyncConnectionPool
 
-    from skeldir.batching import Delivery, GroupCommit
+    from skeldir.web.batching import Delivery, GroupCommit
 
     with psycopg.connect(clone.migration, autocommit=True) as conn:
         tenant = conn.execute("SELECT endpoint_tokens, secrets FROM api.tenant_create('Batch neighbours')").fetchone()
@@ -124,7 +124,7 @@ def test_group_commit_reports_the_size_of_every_batch_it_takes(clone: Database) 
     import orjson
     from psycopg_pool import AsyncConnectionPool
 
-    from skeldir.batching import Delivery, GroupCommit
+    from skeldir.web.batching import Delivery, GroupCommit
 
     with psycopg.connect(clone.migration, autocommit=True) as conn:
         tenant = conn.execute("SELECT endpoint_tokens, secrets FROM api.tenant_create('Batch sizes')").fetchone()

@@ -30,8 +30,8 @@ from hostile import Exchange, Generator, Kit, database_truth, reconcile, run
 from support_health import scrape
 from vendor_signers import paypal_key
 
-from skeldir import admin
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.ops import admin
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
 from support import Database, as_tenant, free_port, skeldir_process, stop_process, wait_http
 
 REQUESTS = int(os.environ.get("SKELDIR_HOSTILE_REQUESTS", "3000"))

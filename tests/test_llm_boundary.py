@@ -1,4 +1,4 @@
-"""Static proof of the provider boundary: only skeldir/llm/provider.py may import provider code."""
+"""Static proof of the provider boundary: only skeldir/worker/llm/provider.py may import provider code."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 SHELL = Path(__file__).resolve().parents[1] / "shell"
-BOUNDARY = SHELL / "skeldir" / "llm" / "provider.py"
+BOUNDARY = SHELL / "skeldir" / "worker" / "llm" / "provider.py"
 
 # Provider SDKs and the network clients a provider integration would use.
 PROVIDER_MODULES = {
@@ -20,7 +20,7 @@ PROVIDER_MODULES = {
 HTTP_CLIENT_ALLOWED = {
     "skeldir/prove.py": {"httpx"},  # `skeldir prove` drives Skeldir's own shell over HTTP
     "skeldir/loadtest.py": {"urllib"},  # `skeldir loadtest` reads the shell's own /metrics
-    "skeldir/supervisor.py": {"urllib"},  # `skeldir up` waits for its own shell's and worker's /health
+    "skeldir/ops/supervisor.py": {"urllib"},  # `skeldir up` waits for its own shell's and worker's /health
 }
 
 
@@ -64,15 +64,15 @@ def test_only_the_llm_consumer_imports_the_boundary() -> None:
     importers = sorted(
         str(path.relative_to(SHELL))
         for path in SHELL.rglob("*.py")
-        if path != BOUNDARY and any(m.startswith("skeldir.llm.provider") for m in imported_modules(path))
+        if path != BOUNDARY and any(m.startswith("skeldir.worker.llm.provider") for m in imported_modules(path))
     )
-    assert importers == ["skeldir/llm/consumer.py"]
+    assert importers == ["skeldir/worker/llm/consumer.py"]
 
 
 def test_the_scan_would_catch_an_offender(tmp_path: Path) -> None:
     """The negative control: a module importing a provider SDK is reported."""
     fake = tmp_path / "probe.py"
     fake.write_text("import openai\nfrom httpx import AsyncClient\nfrom . import provider\n")
-    found = imported_modules(fake, package="skeldir.llm")
-    assert {"openai", "httpx", "skeldir.llm.provider"} <= found
+    found = imported_modules(fake, package="skeldir.worker.llm")
+    assert {"openai", "httpx", "skeldir.worker.llm.provider"} <= found
     assert sorted(m for m in found if is_provider_code(m)) == ["httpx", "httpx.AsyncClient", "openai"]

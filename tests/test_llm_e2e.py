@@ -20,8 +20,8 @@ import httpx
 import psycopg
 import pytest
 
-from skeldir import admin
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.ops import admin
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
 from support import free_port, stop_process, wait_for, wait_http
 
 # Every prompt of this module carries the marker; the last test scans the database for it.

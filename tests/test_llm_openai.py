@@ -27,8 +27,8 @@ import httpx
 import psycopg
 import pytest
 
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
-from skeldir.llm import tasks
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.worker.llm import tasks
 from support import free_port, stop_process, wait_for, wait_http
 
 MARKER = f"PROMPT-SECRET-{uuid.uuid4().hex[:12]}"
@@ -376,7 +376,7 @@ def test_budget_pressure_routes_to_the_cheaper_model_and_the_dashboards_show_it(
 
 
 def test_missing_or_doubled_key_configuration_is_an_error_naming_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    from skeldir.llm.provider import OpenAIProvider, ProviderError
+    from skeldir.worker.llm.provider import OpenAIProvider, ProviderError
 
     monkeypatch.delenv("SKELDIR_LLM_OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("SKELDIR_LLM_OPENAI_API_KEY_FILE", raising=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from skeldir.llm import provider, tasks
+from skeldir.worker.llm import provider, tasks
 
 
 def outcome(name: str, task: str = "explanation", timeout_ms: int = 2000, **inputs: Any) -> provider.Outcome:
@@ -87,7 +87,7 @@ def test_a_missing_key_and_an_unknown_provider_are_error_outcomes(monkeypatch: p
 def test_a_worker_loading_the_llm_consumer_does_not_import_the_sdk_until_a_real_provider_is_called() -> None:
     probe = (
         "import asyncio, sys\n"
-        "from skeldir.llm import consumer, provider\n"
+        "from skeldir.worker.llm import consumer, provider\n"
         "before = 'openai' in sys.modules\n"
         "asyncio.run(provider.call('stub', 'route', 'stub-small', {'prompt': 'p'}, 1000))\n"
         "stub = 'openai' in sys.modules\n"

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from test_loadtest_smoke import loadtest
 
-from skeldir import admin, pgbouncer
-from skeldir.cluster import Cluster
+from skeldir.ops import admin, pgbouncer
+from skeldir.ops.cluster import Cluster
 from support import Database, dumps, free_port, stop_process, stripe_event, stripe_signature, wait_http
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from support_health import Stack
 
-from skeldir import admin
+from skeldir.ops import admin
 from support import Database, as_tenant, dumps, stripe_event, stripe_signature, wait_for
 
 EMAIL = "jane.logscan@example.com"

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from support_health import Stack, promtool_check, scrape, series, value
 
-from skeldir.metrics import QUEUE_METRICS_TTL
+from skeldir.web.metrics import QUEUE_METRICS_TTL
 from support import Database, WorkerProcess, dumps, stripe_event, stripe_signature, wait_for
 
 

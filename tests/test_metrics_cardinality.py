@@ -10,7 +10,7 @@ import httpx
 import pytest
 from support_health import Stack, scrape, series
 
-from skeldir import admin
+from skeldir.ops import admin
 from support import Database, dumps, stripe_event, stripe_signature
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import content_type_conformance, status_code_conformance
 from starlette.routing import Route
 
-from skeldir.app import create_app
+from skeldir.web.app import create_app
 
 
 def test_openapi_lists_every_route_and_method_of_the_app(shell: str) -> None:

@@ -188,8 +188,8 @@ def test_verdict_never_counts_an_unavailable_gate_as_passed(records, allow, expe
 
 def offline_context(tmp_path: Path) -> prove.Context:
     """A Context over a cluster folder with logs only: for gates that read files, no server."""
-    from skeldir.cluster import Cluster
     from skeldir.config import Settings
+    from skeldir.ops.cluster import Cluster
 
     cluster = Cluster(Settings(**{**Settings.from_env().__dict__, "home": tmp_path / "home"}))
     cluster.log_file.parent.mkdir(parents=True)

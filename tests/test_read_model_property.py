@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
 from support import Database
 
 ORACLE = (Path(__file__).parent / "pgtap" / "lib" / "read_model_oracle.sql").read_text()

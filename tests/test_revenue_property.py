@@ -237,7 +237,7 @@ def standard(doc: dict) -> Delivery:
 @pytest.fixture(scope="module")
 def ledger_db(cluster) -> Iterator[Database]:
     """A private database for the module: no session worker drains its queues."""
-    from skeldir.cluster import TEMPLATE_DATABASE
+    from skeldir.ops.cluster import TEMPLATE_DATABASE
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(cluster.admin_dsn("postgres"), autocommit=True) as conn:

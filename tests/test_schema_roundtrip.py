@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from skeldir.cluster import Cluster, last_line
+from skeldir.ops.cluster import Cluster, last_line
 from skeldir.prove import schema_dump
 
 

@@ -26,13 +26,13 @@ import pytest
 from support_health import scrape, value
 from vendor_signers import sender
 
-from skeldir import admin
-from skeldir.cluster import TEMPLATE_DATABASE, Cluster
-from skeldir.protocol import HEAD_TIMEOUT
+from skeldir.ops import admin
+from skeldir.ops.cluster import TEMPLATE_DATABASE, Cluster
+from skeldir.web.protocol import HEAD_TIMEOUT
 from support import Database, dumps, free_port, skeldir_process, stop_process, stripe_event, stripe_signature, wait_http
 
 POOL_TIMEOUT = 1.0  # the shell's SKELDIR_POOL_TIMEOUT here: its watchdog answers after 1 s + margin
-DEADLINE = POOL_TIMEOUT + 3.0  # skeldir.watchdog.WATCHDOG_MARGIN
+DEADLINE = POOL_TIMEOUT + 3.0  # skeldir.web.watchdog.WATCHDOG_MARGIN
 BODY_TIMEOUT = 2.0
 CLEAN_EXIT = (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled once it has shut down
 

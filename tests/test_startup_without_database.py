@@ -15,9 +15,9 @@ import httpx
 import pytest
 from support_health import Stack, scrape, value
 
-from skeldir import admin
-from skeldir.cluster import Cluster, last_line
 from skeldir.config import Settings
+from skeldir.ops import admin
+from skeldir.ops.cluster import Cluster, last_line
 from support import dumps, free_port, skeldir_process, stop_process, stripe_event, stripe_signature, wait_for, wait_http
 
 

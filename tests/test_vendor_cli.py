@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from vendor_signers import Delivery, Sender, paypal_key
 
-from skeldir import admin
+from skeldir.ops import admin
 from support import Database
 
 

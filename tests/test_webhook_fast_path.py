@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from skeldir.batching import Delivery, GroupCommit
+from skeldir.web.batching import Delivery, GroupCommit
 from support import Database, dumps, stripe_event, stripe_signature
 
 TOKEN_ROUTE = "/webhooks/{vendor}/{endpoint_token}"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from skeldir.worker import Worker
+from skeldir.worker.poller import Worker
 
 
 def drive(worker: Worker, batches: list[int]) -> list[tuple[str, float]]:

@@ -2,7 +2,7 @@
 
 Stripe deliveries are signed by the ``stripe`` SDK and Standard Webhooks by the
 ``standardwebhooks`` library; Shopify, WooCommerce and PayPal by stdlib / ``cryptography``
-code written here from the vendors' documented formulas (independent of skeldir.paypal).
+code written here from the vendors' documented formulas (independent of skeldir.web.paypal).
 Each Sender builds a valid sample document, signs raw bytes and knows its dedupe key.
 """
 

@@ -13,48 +13,19 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from skeldir import tenants
-from skeldir.cluster import Cluster, ClusterError, last_line, print_progress, run_sqitch
 from skeldir.config import ENV_DOC, Settings, env
 from skeldir.errors import CliError
+from skeldir.ops import tenants
+from skeldir.ops.cluster import ClusterError, last_line, print_progress, run_sqitch
+from skeldir.ops.dsn import cluster, migration_dsn, runtime_dsn
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def cluster() -> Cluster:
-    return Cluster(Settings.from_env())
-
-
-def runtime_dsn() -> str:
-    """app_user DSN: SKELDIR_DATABASE_URL, else the running embedded cluster's. Never privileged."""
-    dsn = env("SKELDIR_DATABASE_URL")
-    if dsn:
-        return dsn
-    c = cluster()
-    if c.is_running():
-        return c.dsn("app_user")
-    raise CliError(
-        "SKELDIR_DATABASE_URL is not set and the embedded cluster is not running (start it with: skeldir db up)"
-    )
-
-
-def migration_dsn() -> str:
-    dsn = env("SKELDIR_MIGRATION_DATABASE_URL")
-    if dsn:
-        return dsn
-    c = cluster()
-    if c.is_running():
-        return c.dsn("migration_owner")
-    raise CliError(
-        "SKELDIR_MIGRATION_DATABASE_URL is not set and the embedded cluster is not "
-        "running (start it with: skeldir db up)"
-    )
 
 
 def public_url() -> str:
     """SKELDIR_PUBLIC_URL, else the URL of a running ``skeldir up`` (its --host/--port), else the default."""
     if env("SKELDIR_PUBLIC_URL") is None:
-        from skeldir import supervisor
+        from skeldir.ops import supervisor
 
         running = supervisor.running_public_url(cluster())
         if running:
@@ -120,7 +91,7 @@ def _sqitch(action: str, *extra: str) -> int:
 
 
 def cmd_db_pgbouncer(args: argparse.Namespace) -> int:
-    from skeldir import pgbouncer
+    from skeldir.ops import pgbouncer
 
     c = cluster()
     if not c.is_running():
@@ -150,7 +121,7 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_tenant_create(args: argparse.Namespace) -> int:
-    from skeldir import admin
+    from skeldir.ops import admin
 
     tenant = admin.tenant_create(migration_dsn(), args.name, public_url())
     if args.json:
@@ -169,16 +140,16 @@ def cmd_tenant_create(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from skeldir import app
+    from skeldir.web import app
 
     return app.serve(runtime_dsn(), args.host, args.port)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from skeldir import worker
+    from skeldir.worker import poller
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    return worker.run(
+    return poller.run(
         runtime_dsn(),
         queues=queues,
         batch=args.batch,
@@ -190,19 +161,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from skeldir import supervisor
+    from skeldir.ops import supervisor
 
     return supervisor.up(cluster(), args.host, args.port, args.metrics_port)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from skeldir import supervisor
+    from skeldir.ops import supervisor
 
     return supervisor.down(cluster())
 
 
 def cmd_demo_curl(args: argparse.Namespace) -> int:
-    from skeldir import supervisor
+    from skeldir.ops import supervisor
 
     return supervisor.demo_curl(cluster())
 
@@ -280,12 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(db, "revert", cmd_db_revert, "sqitch revert as migration_owner (all changes unless --to)")
     p.add_argument("--to", help="revert down to this change")
     add(db, "verify", cmd_db_verify, "sqitch verify as migration_owner")
-    from skeldir import bootstrap
+    from skeldir.ops import bootstrap
 
     bootstrap.add_parser(db)
-    from skeldir import ops
+    from skeldir.ops import read_models
 
-    ops.register_db(db, add)
+    read_models.register_db(db, add)
 
     tenant = sub.add_parser("tenant", help="tenants, keys and secrets").add_subparsers(
         dest="tenant_command", required=True, metavar="ACTION"
@@ -296,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.register_tenant(tenant, add)
     tenants.register_dlq(sub, add)
 
-    ops.register(sub, add)
+    from skeldir.ops import dashboards, llm
+
+    dashboards.register(sub, add)
+    llm.register(sub, add)
 
     p = add(sub, "serve", cmd_serve, "run the HTTP shell (uvicorn) as app_user")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")
@@ -369,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # `python -m skeldir.cli` runs this file as __main__: call the importable module's main so
-    # that CliError raised by skeldir.admin / skeldir.tenants is the class caught there.
+    # that CliError raised by skeldir.ops.admin / skeldir.ops.tenants is the class caught there.
     from skeldir.cli import main as importable_main
 
     sys.exit(importable_main())

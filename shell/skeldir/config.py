@@ -13,6 +13,10 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
+# Seconds in-flight work keeps after SIGTERM: the shell's requests (skeldir.web.watchdog) and the
+# worker's batches; both processes exit within 10 s.
+SHUTDOWN_GRACE = 6.0
+
 ENV_DOC = {
     "SKELDIR_HOME": "embedded cluster folder (default: <project>/.skeldir)",
     "SKELDIR_PG_PORT": "embedded cluster TCP port (default: 54329)",

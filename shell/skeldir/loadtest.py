@@ -49,8 +49,8 @@ from urllib.request import urlopen
 
 import psycopg
 
-from skeldir import admin
 from skeldir.config import PROJECT_DIR
+from skeldir.ops import admin
 
 BENCH_DIR = PROJECT_DIR / "bench"
 ENDPOINT_ROUTE = "/webhooks/{vendor}/{endpoint_token}"

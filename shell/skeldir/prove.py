@@ -46,9 +46,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from skeldir import admin, loadtest
-from skeldir.cluster import DATABASE, TEMPLATE_DATABASE, Cluster, ClusterError, last_line, pgmq_sql_path
+from skeldir import loadtest
 from skeldir.config import PROJECT_DIR, Settings, env
+from skeldir.ops import admin
+from skeldir.ops.cluster import DATABASE, TEMPLATE_DATABASE, Cluster, ClusterError, last_line, pgmq_sql_path
 
 SUMMARY = "gate_summary.json"
 MANIFEST = "manifest.sha256"

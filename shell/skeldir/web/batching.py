@@ -33,7 +33,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir.config import env
-from skeldir.watchdog import WATCHDOG_MARGIN, Watchdog
+from skeldir.web.watchdog import WATCHDOG_MARGIN, Watchdog
 
 log = logging.getLogger("skeldir.shell.batching")
 

@@ -22,9 +22,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from skeldir import admin
-from skeldir.cluster import Cluster, print_progress
 from skeldir.config import env
+from skeldir.ops import admin
+from skeldir.ops.cluster import Cluster, print_progress
 
 
 def pid_file(cluster: Cluster) -> Path:

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from skeldir.config import SHUTDOWN_GRACE
+
 WATCHDOG_MARGIN = 3.0  # seconds a request may wait beyond the pool's own timeout
-SHUTDOWN_GRACE = 6.0  # seconds in-flight requests keep after SIGTERM (the shell exits within 10 s)
 
 
 class Watchdog:

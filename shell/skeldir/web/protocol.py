@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from skeldir.coalesce import CoalescingHttpToolsProtocol
+from skeldir.web.coalesce import CoalescingHttpToolsProtocol
 
 HEAD_TIMEOUT = 10.0  # seconds a client may take to send one request's line and headers
 

@@ -1,4 +1,7 @@
-"""Operator commands for LLM models: ``skeldir llm model set`` and ``skeldir llm model list``.
+"""Operator commands of the LLM boundary: ``skeldir llm kill-switch on|off``, ``skeldir llm model set``
+and ``skeldir llm model list``.
+
+The kill switch is one call of ``api.llm_kill_switch_set`` as migration_owner.
 
 A model is bound to its provider and priced in SQL (``api.llm_model_set`` as
 migration_owner); ``list`` reads ``api.llm_models``. How a provider is reached (base URL,
@@ -15,9 +18,11 @@ from typing import Any
 import psycopg
 
 from skeldir.db import one_line
-from skeldir.ops import print_csv, print_table
+from skeldir.errors import CliError
+from skeldir.ops.dsn import migration_dsn
+from skeldir.ops.tables import print_csv, print_table
 
-# The implementations in skeldir/llm/provider.py (PROVIDERS); named here so the CLI does
+# The implementations in skeldir/worker/llm/provider.py (PROVIDERS); named here so the CLI does
 # not import the boundary module.
 PROVIDER_NAMES = ("stub", "openai")
 
@@ -32,9 +37,18 @@ def _usd(value: str) -> Decimal:
     return amount
 
 
-def cmd_llm_model_set(args: argparse.Namespace) -> int:
-    from skeldir.cli import CliError, migration_dsn
+def cmd_llm_kill_switch(args: argparse.Namespace) -> int:
+    try:
+        with psycopg.connect(migration_dsn()) as conn:
+            row = conn.execute("SELECT api.llm_kill_switch_set(%s)", [args.state == "on"]).fetchone()
+    except psycopg.Error as exc:
+        raise CliError(one_line(exc)) from exc
+    assert row is not None
+    print(f"llm kill switch is {'on: every provider call is blocked' if row[0] else 'off'}")
+    return 0
 
+
+def cmd_llm_model_set(args: argparse.Namespace) -> int:
     try:
         with psycopg.connect(migration_dsn()) as conn:
             conn.execute(
@@ -52,8 +66,6 @@ def cmd_llm_model_set(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_model_list(args: argparse.Namespace) -> int:
-    from skeldir.cli import CliError, migration_dsn
-
     try:
         with psycopg.connect(migration_dsn()) as conn:
             cur = conn.execute(
@@ -69,8 +81,13 @@ def cmd_llm_model_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(llm: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
-    """Adds ``model set`` and ``model list`` under ``skeldir llm`` (called by ops.register)."""
+def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Adds ``skeldir llm``: kill-switch, model set, model list (called by cli.build_parser)."""
+    llm = sub.add_parser("llm", help="LLM boundary controls").add_subparsers(
+        dest="llm_command", required=True, metavar="ACTION"
+    )
+    p = add(llm, "kill-switch", cmd_llm_kill_switch, "turn every LLM provider call off (on) or back on (off)")
+    p.add_argument("state", choices=["on", "off"])
     model = llm.add_parser("model", help="LLM models: provider, prices, cheaper model").add_subparsers(
         dest="llm_model_command", required=True, metavar="ACTION"
     )

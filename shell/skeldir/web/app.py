@@ -28,15 +28,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from skeldir import logs, paypal, read_api
-from skeldir.batching import Delivery, DeliveryTimeout, GroupCommit
-from skeldir.config import Settings, env
+from skeldir import logs
+from skeldir.config import SHUTDOWN_GRACE, Settings, env
 from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege, http_status_of
-from skeldir.llm.routes import routes as llm_routes
-from skeldir.metrics import ObserveMiddleware, ShellMetrics
-from skeldir.openapi import openapi_document
-from skeldir.protocol import ShellProtocol
-from skeldir.watchdog import SHUTDOWN_GRACE, WATCHDOG_MARGIN, Watchdog
+from skeldir.web import paypal, read_api
+from skeldir.web.batching import Delivery, DeliveryTimeout, GroupCommit
+from skeldir.web.llm_routes import routes as llm_routes
+from skeldir.web.metrics import ObserveMiddleware, ShellMetrics
+from skeldir.web.openapi import openapi_document
+from skeldir.web.protocol import ShellProtocol
+from skeldir.web.watchdog import WATCHDOG_MARGIN, Watchdog
 
 log = logging.getLogger("skeldir.shell")
 

@@ -26,13 +26,13 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from skeldir import logs
+from skeldir.config import SHUTDOWN_GRACE
 from skeldir.db import DatabaseUnreachable, IdentityError, assert_least_privilege, await_least_privilege
-from skeldir.watchdog import SHUTDOWN_GRACE
 
 log = logging.getLogger("skeldir.worker")
 
 SQL_QUEUES = ("attribution", "maintenance", "housekeeping")
-QUEUES = (*SQL_QUEUES, "llm")  # llm: admitted in SQL, provider called by skeldir.llm.consumer
+QUEUES = (*SQL_QUEUES, "llm")  # llm: admitted in SQL, provider called by skeldir.worker.llm.consumer
 KNOWN_TASKS = {"allocate", "refresh_matviews", "reconcile_due", "housekeeping", "noop", "poison_pill"}
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 5.0
@@ -183,7 +183,7 @@ class Worker:
                 await self._sleep(self.gather)
 
     async def drain_llm(self) -> None:
-        from skeldir.llm.consumer import LlmConsumer
+        from skeldir.worker.llm.consumer import LlmConsumer
 
         await LlmConsumer(self.pool, self.stopping, self.wake["llm"], db_state=self._db_state).run()
 

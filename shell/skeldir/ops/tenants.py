@@ -17,6 +17,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from skeldir.db import one_line
+from skeldir.errors import CliError
+from skeldir.ops.dsn import migration_dsn
 
 VENDORS = ("stripe", "shopify", "woocommerce", "paypal", "standard")
 
@@ -24,8 +26,6 @@ Add = Callable[..., argparse.ArgumentParser]
 
 
 def _call(query: str, params: list[Any]) -> list[dict[str, Any]]:
-    from skeldir.cli import CliError, migration_dsn
-
     try:
         with psycopg.connect(migration_dsn(), row_factory=dict_row) as conn:
             return conn.execute(query, params).fetchall()
@@ -34,8 +34,6 @@ def _call(query: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def _secret_arg(args: argparse.Namespace) -> str | None:
-    from skeldir.cli import CliError
-
     if args.secret_file is None:
         return args.secret
     try:
@@ -115,8 +113,6 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
-    from skeldir.cli import CliError
-
     if (args.id is None) == (args.reason is None):
         raise CliError("dlq replay: give either a dead letter ID or --reason R")
     if args.id is not None:

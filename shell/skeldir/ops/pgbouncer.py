@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from skeldir.cluster import DATABASE, Cluster, ClusterError, ensure_packages
+from skeldir.ops.cluster import DATABASE, Cluster, ClusterError, ensure_packages
 
 BINARY = "/usr/sbin/pgbouncer"
 

@@ -2,7 +2,7 @@
 
 Per batch: ``api.llm_admit_batch`` reads messages and runs admission in SQL (kill switch,
 breaker, hourly shutoff, budget, cache), completing blocked and cached calls itself; it
-returns only the admitted ones. For each, :func:`skeldir.llm.provider.call` calls the
+returns only the admitted ones. For each, :func:`skeldir.worker.llm.provider.call` calls the
 provider under the hard timeout (the only I/O outside the database), and
 ``api.llm_record`` records the outcome, moves the breaker and archives the message without
 its prompt. No connection is held while a provider call is in flight.
@@ -20,7 +20,7 @@ import psycopg
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from skeldir.llm import provider
+from skeldir.worker.llm import provider
 
 log = logging.getLogger("skeldir.llm")
 

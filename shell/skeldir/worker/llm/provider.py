@@ -1,7 +1,7 @@
 """The provider boundary: the ONLY module that talks to an LLM provider.
 
 Everything else reaches a provider through :func:`call`, which enforces the hard timeout,
-holds every answer to its task's shape (:mod:`skeldir.llm.tasks`) and turns whatever
+holds every answer to its task's shape (:mod:`skeldir.worker.llm.tasks`) and turns whatever
 happens into an :class:`Outcome` (success, error or timeout) for SQL to record. Which
 implementation serves a call is the provider of its model in ``skeldir.llm_model_prices``
 (``skeldir llm model set``); the registry is :data:`PROVIDERS`.
@@ -50,8 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from skeldir.llm import tasks
-from skeldir.llm.tasks import CHANNELS, ROUTES
+from skeldir.worker.llm import tasks
+from skeldir.worker.llm.tasks import CHANNELS, ROUTES
 
 if TYPE_CHECKING:
     import openai
