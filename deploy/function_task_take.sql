@@ -215,8 +215,10 @@ DECLARE
     _done    bigint[] := '{}';
     _fast    bigint[] := '{}';  -- msg ids the set-based passes took care of
     _fast_ms double precision := 0;
+    _k       integer := 1;      -- where the walk over the sorted _fast stands
     _tenant  uuid;
     _events  bigint[];
+    _ids     bigint[];          -- the msg ids of _events, element by element
     _handled bigint[];
 BEGIN
     IF task_run_batch.queue IS NULL OR task_run_batch.queue NOT IN ('attribution', 'maintenance', 'housekeeping') THEN
@@ -226,7 +228,8 @@ BEGIN
     IF task_run_batch.batch IS NULL OR task_run_batch.batch NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'batch must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    _msgs := ARRAY(SELECT r FROM skeldir._task_take(task_run_batch.queue, task_run_batch.batch) AS r);
+    _msgs := ARRAY(SELECT r FROM skeldir._task_take(task_run_batch.queue, task_run_batch.batch) AS r
+                    ORDER BY r.msg_id);
     IF pg_catalog.cardinality(_msgs) = 0 THEN
         RETURN;  -- nothing taken, nothing deferred: an idle worker's poll ends here
     END IF;
@@ -236,8 +239,9 @@ BEGIN
     IF task_run_batch.queue = 'attribution' THEN
         _t0 := pg_catalog.clock_timestamp();
         -- Only well-formed allocate messages: a bad tenant or event id fails alone below.
-        FOR _tenant, _events IN
-            SELECT (r.message ->> 'tenant_id')::uuid, pg_catalog.array_agg((r.message ->> 'event_id')::bigint)
+        FOR _tenant, _events, _ids IN
+            SELECT (r.message ->> 'tenant_id')::uuid, pg_catalog.array_agg((r.message ->> 'event_id')::bigint),
+                   pg_catalog.array_agg(r.msg_id)
               FROM pg_catalog.unnest(_msgs) AS r
              WHERE r.message ->> 'task' = 'allocate'
                AND r.message ->> 'tenant_id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
@@ -248,23 +252,35 @@ BEGIN
             BEGIN
                 PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
                 _handled := skeldir._allocate_batch(_tenant, _events);
-                _fast := _fast || ARRAY(
-                    SELECT r.msg_id FROM pg_catalog.unnest(_msgs) AS r
-                     WHERE r.message ->> 'task' = 'allocate' AND r.message ->> 'tenant_id' = _tenant::text
-                       AND r.message ->> 'event_id' = ANY (_handled::text[]));
+                -- _handled holds distinct ids of _events: as many means all of them (the usual
+                -- case). Otherwise a join: `= ANY (_handled)` per task would compare every task
+                -- with every id, a cost of the batch's size squared.
+                IF pg_catalog.cardinality(_handled) = pg_catalog.cardinality(_events) THEN
+                    _fast := _fast || _ids;
+                ELSE
+                    _fast := _fast || ARRAY(SELECT u.msg_id FROM unnest(_ids, _events) AS u (msg_id, event_id)
+                                              JOIN pg_catalog.unnest(_handled) AS h (event_id)
+                                                ON h.event_id = u.event_id);
+                END IF;
             EXCEPTION WHEN OTHERS THEN
                 NULL;  -- rolled back whole: this tenant's tasks run one by one below, each failing alone
             END;
         END LOOP;
         _fast_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _t0) * 1000
                     / GREATEST(pg_catalog.cardinality(_fast), 1);
+        -- Sorted, so the loop below finds each message's place by walking it once, in step
+        -- with _msgs (msg_id order), instead of searching all of it per message.
+        _fast := ARRAY(SELECT f.id FROM pg_catalog.unnest(_fast) AS f (id) ORDER BY f.id);
     END IF;
 
     FOREACH _m IN ARRAY _msgs LOOP
         msg_id := _m.msg_id;
         task := coalesce(_m.message ->> 'task', '(none)');
         attempts := _m.read_ct;
-        IF _m.msg_id = ANY (_fast) THEN
+        WHILE _fast[_k] < _m.msg_id LOOP
+            _k := _k + 1;
+        END LOOP;
+        IF _fast[_k] = _m.msg_id THEN
             outcome := 'succeeded';
             error := NULL;
             duration_ms := _fast_ms;

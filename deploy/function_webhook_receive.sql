@@ -390,7 +390,8 @@ COMMENT ON FUNCTION skeldir._webhook_receive(text, text, jsonb, bytea, text) IS
  * Such a document is the sender's fault, not an outage: a 503 would make the vendor retry
  * it for days. So, in a fresh (sub)transaction after the failed one rolled back: an
  * unknown tenant or a signature that does not verify (or whose check itself raised, e.g.
- * a PayPal transmission time of 'infinity') is 401, and an authenticated delivery is
+ * a PayPal transmission time of 'infinity') is 401, counted under a known tenant like
+ * every 401 (skeldir.ingest_counters), and an authenticated delivery is
  * dead-lettered as bad_value (22), constraint_violation (23) or too_large (54), with only
  * the body's hash and length (the document itself is what could not be handled).
  * NULL for any other SQLSTATE: the caller reports its error as before.
@@ -427,6 +428,9 @@ BEGIN
         END;
     END IF;
     IF NOT coalesce(_valid, false) THEN
+        IF _tenant_id IS NOT NULL THEN  -- counted as the ordinary 401 of a known tenant is
+            PERFORM skeldir._ingest_count(_tenant_id, vendor, 'unauthorized');
+        END IF;
         http_status := 401;
         outcome := 'unauthorized';
         response := '{"status": "unauthorized"}';
