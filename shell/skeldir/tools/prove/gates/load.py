@@ -13,7 +13,7 @@ LOAD_SECONDS = {False: 60.0, True: 10.0}  # keyed by --quick
 
 
 def run_loadtest(ctx: Context, rate: float, seconds: float) -> dict[str, Any]:
-    """The issue 7 harness (``skeldir.loadtest``). Its own accounting failures (bypass, loss,
+    """The issue 7 harness (``skeldir.tools.loadtest``). Its own accounting failures (bypass, loss,
     cross-tenant GUC leaks) fail the gate too."""
     shell = ctx.processes.get("shell")
     opts = loadtest.Options(
