@@ -18,8 +18,8 @@ PROVIDER_MODULES = {
 
 # Modules that may use a generic HTTP client for something other than a provider, and why.
 HTTP_CLIENT_ALLOWED = {
-    "skeldir/prove.py": {"httpx"},  # `skeldir prove` drives Skeldir's own shell over HTTP
-    "skeldir/loadtest.py": {"urllib"},  # `skeldir loadtest` reads the shell's own /metrics
+    "skeldir/tools/prove/context.py": {"httpx"},  # `skeldir prove` drives Skeldir's own shell over HTTP
+    "skeldir/tools/loadtest.py": {"urllib"},  # `skeldir loadtest` reads the shell's own /metrics
     "skeldir/ops/supervisor.py": {"urllib"},  # `skeldir up` waits for its own shell's and worker's /health
 }
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from skeldir import prove
+from skeldir.tools.prove import context, runner
+from skeldir.tools.prove.gates import dashboards, hygiene
+from skeldir.tools.prove.pack import MANIFEST, SUMMARY, ZIP_NAME
 
 # The gates that can run against this build and must pass; the others report not_available
 # until their issue lands (then they must pass too: see test_every_gate_is_reported).
@@ -30,7 +32,7 @@ MUST_PASS = {
 
 
 def skeldir(*args: str, extra_env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != prove.FAULT_ENV} | (extra_env or {})
+    env = {k: v for k, v in os.environ.items() if k != context.FAULT_ENV} | (extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "skeldir.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -44,7 +46,7 @@ def quick_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Com
 
 
 def summary_of(pack: Path) -> dict:
-    return json.loads((pack / prove.SUMMARY).read_text())
+    return json.loads((pack / SUMMARY).read_text())
 
 
 def test_prove_quick_exits_zero_with_no_failed_gate(quick_pack) -> None:
@@ -55,13 +57,13 @@ def test_prove_quick_exits_zero_with_no_failed_gate(quick_pack) -> None:
     assert summary["overall"] == "passed"
     passed = {g["name"] for g in summary["gates"] if g["status"] == "passed"}
     assert MUST_PASS <= passed, summary["gates"]
-    assert passed == {g.name for g in prove.GATES}, "every gate must be available and pass"
+    assert passed == {g.name for g in runner.GATES}, "every gate must be available and pass"
 
 
 def test_every_gate_is_reported_and_unavailable_ones_are_never_passed(quick_pack) -> None:
     _, pack = quick_pack
     gates = summary_of(pack)["gates"]
-    assert [g["name"] for g in gates] == [g.name for g in prove.GATES]
+    assert [g["name"] for g in gates] == [g.name for g in runner.GATES]
     for gate in gates:
         assert gate["status"] in ("passed", "not_available"), gate
         assert gate["duration_s"] >= 0
@@ -93,7 +95,7 @@ def test_summary_records_versions_and_load_accounting(quick_pack) -> None:
 def test_identity_gate_saw_only_app_user_sessions_and_refusals(quick_pack) -> None:
     _, pack = quick_pack
     sessions = json.loads((pack / "gates" / "identity" / "sessions.json").read_text())
-    assert {s["application_name"] for s in sessions} == set(prove.APP_NAMES.values())
+    assert {s["application_name"] for s in sessions} == set(context.APP_NAMES.values())
     assert all(s["role_name"] == "app_user" and not s["bypass_rls"] and not s["is_superuser"] for s in sessions)
     controls = json.loads((pack / "gates" / "identity" / "negative_controls.json").read_text())
     assert len(controls) == 4
@@ -104,10 +106,10 @@ def test_pack_verifies_and_its_zip_holds_every_file(quick_pack) -> None:
     _, pack = quick_pack
     result = skeldir("prove", "--verify", str(pack))
     assert result.returncode == 0, result.stderr
-    listed = [line.split("  ", 1)[1] for line in (pack / prove.MANIFEST).read_text().splitlines()]
-    assert prove.SUMMARY in listed and "logs/shell.log" in listed and "logs/worker.log" in listed
-    with zipfile.ZipFile(pack / prove.ZIP_NAME) as archive:
-        assert set(archive.namelist()) == {*listed, prove.MANIFEST}
+    listed = [line.split("  ", 1)[1] for line in (pack / MANIFEST).read_text().splitlines()]
+    assert SUMMARY in listed and "logs/shell.log" in listed and "logs/worker.log" in listed
+    with zipfile.ZipFile(pack / ZIP_NAME) as archive:
+        assert set(archive.namelist()) == {*listed, MANIFEST}
 
 
 @pytest.mark.parametrize("target", ["gate_summary.json", "gates/load/load.json", "skeldir-proof.zip"])
@@ -139,7 +141,7 @@ def test_verify_detects_an_added_and_a_removed_file(quick_pack, tmp_path: Path) 
 
 def test_deliberately_broken_identity_gate_fails_prove_and_names_it(tmp_path: Path) -> None:
     out = tmp_path / "broken"
-    result = skeldir("prove", "--gates", "identity", "--out", str(out), extra_env={prove.FAULT_ENV: "identity"})
+    result = skeldir("prove", "--gates", "identity", "--out", str(out), extra_env={context.FAULT_ENV: "identity"})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "failed gate(s): identity" in result.stdout
     summary = summary_of(out)
@@ -183,10 +185,10 @@ def record(name: str, status: str, required: bool = True) -> dict:
     ],
 )
 def test_verdict_never_counts_an_unavailable_gate_as_passed(records, allow, expected) -> None:
-    assert prove.verdict(records, allow) == expected
+    assert runner.verdict(records, allow) == expected
 
 
-def offline_context(tmp_path: Path) -> prove.Context:
+def offline_context(tmp_path: Path) -> context.Context:
     """A Context over a cluster folder with logs only: for gates that read files, no server."""
     from skeldir.config import Settings
     from skeldir.ops.cluster import Cluster
@@ -197,13 +199,13 @@ def offline_context(tmp_path: Path) -> prove.Context:
     pack = tmp_path / "pack"
     (pack / "logs").mkdir(parents=True)
     (pack / "logs" / "shell.log").write_text("shell connecting as app_user\n")
-    return prove.Context(cluster=cluster, pack=pack, quick=True)
+    return context.Context(cluster=cluster, pack=pack, quick=True)
 
 
 def test_hygiene_gate_passes_clean_logs(tmp_path: Path) -> None:
     ctx = offline_context(tmp_path)
     ctx.sensitive.add("whsec_not_in_any_log")
-    figures = prove.gate_hygiene(ctx)
+    figures = hygiene.gate_hygiene(ctx)
     assert figures["findings"] == 0
     assert set(figures["files"]) == {"postgres.log", "shell.log"}
 
@@ -226,8 +228,8 @@ def test_hygiene_gate_fails_on_a_secret_or_pii_in_any_log(tmp_path: Path, log: s
     target = ctx.cluster.log_file if log == "postgres.log" else ctx.pack / "logs" / log
     with target.open("a") as fh:
         fh.write(line + "\n")
-    with pytest.raises(prove.GateFailed):
-        prove.gate_hygiene(ctx)
+    with pytest.raises(context.GateFailed):
+        hygiene.gate_hygiene(ctx)
     findings = (ctx.pack / "gates" / "hygiene" / "findings.json").read_text()
     assert json.loads(findings)
     for leaked in ("@example.com", "whsec_", "v1=", "hunter2", passwords["app_user"]):
@@ -237,16 +239,16 @@ def test_hygiene_gate_fails_on_a_secret_or_pii_in_any_log(tmp_path: Path, log: s
 def test_run_gate_reports_unavailable_and_crashing_gates_honestly(tmp_path: Path) -> None:
     ctx = offline_context(tmp_path)
 
-    def unavailable(_: prove.Context) -> dict:
-        raise prove.NotAvailable("feature X is not in this build")
+    def unavailable(_: context.Context) -> dict:
+        raise context.NotAvailable("feature X is not in this build")
 
-    def crashing(_: prove.Context) -> dict:
+    def crashing(_: context.Context) -> dict:
         raise KeyError("boom")
 
-    first = prove.run_gate(prove.Gate("x", unavailable), ctx)
+    first = runner.run_gate(runner.Gate("x", unavailable), ctx)
     assert first["status"] == "not_available" and first["figures"] == {}
     assert first["reason"] == "feature X is not in this build"
-    second = prove.run_gate(prove.Gate("y", crashing), ctx)
+    second = runner.run_gate(runner.Gate("y", crashing), ctx)
     assert second["status"] == "failed" and "KeyError" in second["reason"]
 
 
@@ -265,18 +267,18 @@ def test_dashboards_gate_runs_each_file_under_a_tenant_and_requires_rows(
     folder = tmp_path / "dashboards"
     folder.mkdir()
     (folder / "events.sql").write_text("SELECT vendor, count(*) AS events FROM api.events GROUP BY vendor;\n")
-    monkeypatch.setattr(prove, "cli_commands", lambda: set())  # the psql path of SPEC §8
-    monkeypatch.setattr(prove, "dashboard_files", lambda: sorted(folder.glob("*.sql")))
-    ctx = prove.Context(cluster=cluster, pack=tmp_path / "pack", quick=True, tenants=[tenant])
+    monkeypatch.setattr(dashboards, "dashboard_command_available", lambda: False)  # the psql path of SPEC §8
+    monkeypatch.setattr(dashboards, "dashboard_files", lambda: sorted(folder.glob("*.sql")))
+    ctx = context.Context(cluster=cluster, pack=tmp_path / "pack", quick=True, tenants=[tenant])
 
-    figures = prove.gate_dashboards(ctx)
+    figures = dashboards.gate_dashboards(ctx)
     assert figures["rows"] == {"events": 1} and figures["via"] == "psql"
     assert (tmp_path / "pack" / "gates" / "dashboards" / "events.csv").read_text() == "vendor,events\nstripe,1\n"
 
-    other = prove.Context(cluster=cluster, pack=tmp_path / "pack2", quick=True, tenants=[new_tenant("Quiet")])
-    with pytest.raises(prove.GateFailed, match="empty: \\['events'\\]"):
-        prove.gate_dashboards(other)  # a tenant with no events: the dashboard returns no rows
+    other = context.Context(cluster=cluster, pack=tmp_path / "pack2", quick=True, tenants=[new_tenant("Quiet")])
+    with pytest.raises(context.GateFailed, match="empty: \\['events'\\]"):
+        dashboards.gate_dashboards(other)  # a tenant with no events: the dashboard returns no rows
 
     (folder / "broken.sql").write_text("SELECT * FROM skeldir.attribution_events;\n")  # app_user may not
-    with pytest.raises(prove.GateFailed, match="broken"):
-        prove.gate_dashboards(ctx)
+    with pytest.raises(context.GateFailed, match="broken"):
+        dashboards.gate_dashboards(ctx)

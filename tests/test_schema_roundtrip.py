@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from skeldir.ops.cluster import Cluster, last_line
-from skeldir.prove import schema_dump
+from skeldir.tools.prove.context import schema_dump
 
 
 def test_deploy_verify_revert_deploy_round_trip_leaves_identical_schema(cluster: Cluster) -> None:

@@ -179,7 +179,7 @@ def cmd_demo_curl(args: argparse.Namespace) -> int:
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
-    from skeldir import loadtest
+    from skeldir.tools import loadtest
 
     try:
         mix = loadtest.Mix.parse(args.mix)
@@ -320,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(demo, "curl", cmd_demo_curl, "print a curl with a fresh valid Stripe signature")
     add(sub, "down", cmd_down, "stop shell, worker and database started by 'skeldir up'")
-    from skeldir import prove
+    from skeldir.tools.prove import runner
 
-    prove.add_parser(sub)
+    runner.add_parser(sub)
     return parser
 
 

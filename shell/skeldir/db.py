@@ -1,12 +1,28 @@
-"""Database edges shared by shell and worker: identity assertion and SQLSTATE mapping."""
+"""Database edges shared by shell and worker: identity assertion and SQLSTATE mapping; named queries."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 
 import psycopg
+
+QUERY_DIR = Path(__file__).parent / "queries"  # package data (pyproject: queries/*.sql)
+
+
+@cache
+def named_queries(file: str) -> dict[str, str]:
+    """The queries of ``queries/<file>.sql`` by name: each starts with a ``-- name: NAME`` line."""
+    text = (QUERY_DIR / f"{file}.sql").read_text()
+    named: dict[str, str] = {}
+    for chunk in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
+        name, _, body = chunk.partition("\n")
+        named[name.strip()] = body.strip()
+    return named
 
 
 class IdentityError(Exception):

@@ -1,4 +1,4 @@
--- Named queries of `skeldir prove` (loaded by skeldir.prove.query). Each starts with
+-- Named queries of `skeldir prove` (loaded by skeldir.tools.prove.context.query). Each starts with
 -- `-- name: NAME` and names the role it runs as. Only prove's own throwaway cluster sees them.
 
 -- name: sessions

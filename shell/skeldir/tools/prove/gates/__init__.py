@@ -1,0 +1,1 @@
+"""The gates of ``skeldir prove``, one module each; ``runner.GATES`` orders them."""
