@@ -24,13 +24,12 @@ COMMENT ON FUNCTION skeldir._task_refresh_matviews(jsonb) IS
     'Maintenance task: refresh dirty matviews; enqueue a follow-up while a view stays dirty.';
 
 /**
- * Runs one task by name; replaces the dispatcher of function_task_run. Every handler is
- * idempotent. attribution: allocate (allocation and reconciliation of its order_ref);
- * maintenance: refresh_matviews, reconcile_due; housekeeping: housekeeping; any queue:
- * noop (does nothing) and poison_pill (always fails, to prove the failure path). Raises
- * 22023 for an unknown task and SK500 for poison_pill.
+ * Runs one task by name. Every handler is idempotent. attribution: allocate (allocation
+ * and reconciliation of its order_ref); maintenance: refresh_matviews, reconcile_due;
+ * housekeeping: housekeeping; any queue: noop (does nothing) and poison_pill (always fails,
+ * to prove the failure path). Raises 22023 for an unknown task and SK500 for poison_pill.
  */
-CREATE OR REPLACE FUNCTION skeldir._task_dispatch(queue text, message jsonb) RETURNS void
+CREATE FUNCTION skeldir._task_dispatch(queue text, message jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 BEGIN
     CASE message ->> 'task'

@@ -150,7 +150,7 @@ COMMENT ON FUNCTION skeldir._task_archive(text, bigint[], timestamptz) IS
  * recorded: read_ct and last_read_at) or, with no retry left, 'failed' (a row in
  * worker_failed_jobs and the message deleted, atomically).
  */
-CREATE OR REPLACE FUNCTION skeldir._task_run(queue text, message pgmq.message_record, settings skeldir.settings,
+CREATE FUNCTION skeldir._task_run(queue text, message pgmq.message_record, settings skeldir.settings,
     OUT outcome text, OUT error text)
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
@@ -203,7 +203,7 @@ COMMENT ON FUNCTION skeldir._task_run(text, pgmq.message_record, skeldir.setting
  * Runs as its owner: app_user may not touch pgmq or tables.
  * Raises 22023 for an unknown queue or a batch outside 1..1000.
  */
-CREATE OR REPLACE FUNCTION api.task_run_batch(queue text, batch integer DEFAULT 100)
+CREATE FUNCTION api.task_run_batch(queue text, batch integer DEFAULT 100)
 RETURNS TABLE (msg_id bigint, task text, outcome text, attempts integer, duration_ms double precision, error text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -305,5 +305,7 @@ END;
 $$;
 COMMENT ON FUNCTION api.task_run_batch(text, integer) IS
     'Run up to `batch` tasks of a queue (allocate tasks set-based per tenant): archive, retry with backoff, or capture in worker_failed_jobs. Raises 22023.';
+REVOKE ALL ON FUNCTION api.task_run_batch(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.task_run_batch(text, integer) TO app_rw;
 
 COMMIT;

@@ -3,9 +3,6 @@ BEGIN;
 
 DROP FUNCTION api.worker_stopped(uuid);
 DROP FUNCTION api.worker_heartbeat(uuid, integer, text, text[], timestamptz);
-DROP FUNCTION api.task_run_batch(text, integer);
-DROP FUNCTION skeldir._task_run(text, pgmq.message_record, skeldir.settings);
-DROP FUNCTION skeldir._task_dispatch(text, jsonb);
 DROP FUNCTION skeldir._matview_flush();
 DROP FUNCTION skeldir.matview_pulse();
 DROP FUNCTION skeldir._matview_refresh_enqueue();
