@@ -113,6 +113,13 @@ def test_worker_command_parses_and_exports_on_all_interfaces() -> None:
     assert args.command == "worker" and args.metrics_host == "0.0.0.0" and args.metrics_port == 9108
 
 
+def test_only_the_worker_is_given_the_llm_provider_settings() -> None:
+    """The worker calls the model; the shell never does, so it is not handed the key."""
+    services = COMPOSE["services"]
+    assert {"SKELDIR_LLM_OPENAI_BASE_URL", "SKELDIR_LLM_OPENAI_API_KEY_FILE"} <= set(services["worker"]["environment"])
+    assert not any(k.startswith("SKELDIR_LLM_OPENAI") for k in services["shell"].get("environment", {}))
+
+
 def test_bootstrap_runs_bootstrap_deploy_verify_in_that_order() -> None:
     assert SERVICES["bootstrap"]["entrypoint"] == ["/bin/sh", "-ec"]
     lines = [shlex.split(line) for line in command_of("bootstrap")[0].splitlines() if line.strip()]

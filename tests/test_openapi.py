@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -10,6 +11,7 @@ from schemathesis.checks import content_type_conformance, status_code_conformanc
 from starlette.routing import Route
 
 from skeldir.web.app import create_app
+from support import Database
 
 
 def test_openapi_lists_every_route_and_method_of_the_app(shell: str) -> None:
@@ -26,6 +28,16 @@ def test_every_webhook_operation_documents_its_answers(shell: str) -> None:
     for path, ops in document["paths"].items():
         if "post" in ops and "webhooks" in path:
             assert set(ops["post"]["responses"]) == {"200", "400", "401", "404", "408", "413", "503"}, path
+
+
+def test_the_llm_call_schema_names_every_field_the_database_returns(shell: str, main_db: Database) -> None:
+    """GET /api/llm/calls/{request_id} is skeldir._llm_call_json; its document must not lag it."""
+    document = httpx.get(f"{shell}/openapi.json").json()
+    described = set(document["components"]["schemas"]["LlmCall"]["properties"])
+    with psycopg.connect(main_db.migration) as conn:
+        row = conn.execute("SELECT skeldir._llm_call_json(NULL::skeldir.llm_api_calls)").fetchone()
+    assert row is not None
+    assert set(row[0]) <= described, set(row[0]) - described
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import uuid
 import psycopg
 from psycopg.rows import dict_row
 
-from skeldir.cluster import Cluster, last_line
+from skeldir.ops.cluster import Cluster, last_line
 from support import dumps, stripe_event, stripe_signature
 
 RELEASE = "@v1.0.0"

@@ -297,7 +297,22 @@ def openapi_document(aliases: list[str]) -> dict[str, Any]:
                         "blocked_reason": {
                             "enum": ["provider_kill_switch", "breaker_open", "hourly_shutoff", "budget_exceeded", None]
                         },
+                        "provider": {"type": ["string", "null"]},
+                        "model": {"type": ["string", "null"], "description": "The model that answered."},
+                        "requested_model": {
+                            "type": ["string", "null"],
+                            "description": "The model asked for; differs from model when budget pressure "
+                            "routed the call to the cheaper one (docs/llm.md).",
+                        },
                         "provider_attempted": {"type": "boolean"},
+                        "input_tokens": {"type": ["integer", "null"]},
+                        "output_tokens": {"type": ["integer", "null"]},
+                        "cost_usd": {"type": ["number", "null"]},
+                        "latency_ms": {"type": ["number", "null"]},
+                        "cached_from": {"type": ["integer", "null"]},
+                        "error": {"type": ["string", "null"]},
+                        "requested_at": {"type": ["string", "null"], "format": "date-time"},
+                        "completed_at": {"type": ["string", "null"], "format": "date-time"},
                         "status_url": {"type": "string"},
                         "result": {"type": ["object", "null"]},
                         "duplicate": {"type": "boolean"},
