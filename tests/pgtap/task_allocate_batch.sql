@@ -1,6 +1,6 @@
 -- allocate tasks set-based per tenant: the same rows as one by one, failures still alone.
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 
 SELECT has_function('skeldir', '_allocate_batch', ARRAY['uuid', 'bigint[]'], 'the set-based allocate pass exists');
 
@@ -88,6 +88,22 @@ SELECT results_eq($$ SELECT outcome, count(*) FROM api.task_run_batch('attributi
     $$ VALUES ('succeeded', 5::bigint) $$, 'redelivered tasks succeed');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM pg_temp.allocs(:'tb')), 6::bigint, 'and add no allocation');
+
+-- The same payment queued twice beside a refund of the tenant: the pass handles the payment
+-- (its id once), the refund runs on its own; each task gets its own outcome, the payment's
+-- two with the pass's shared time, and nothing is allocated twice.
+SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', e.tenant_id, 'event_id', e.id))
+  FROM skeldir.attribution_events AS e, generate_series(1, 2)
+ WHERE e.tenant_id = :'tb' AND e.vendor_event_id = 'p-1';
+SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', e.tenant_id, 'event_id', e.id))
+  FROM skeldir.attribution_events AS e WHERE e.tenant_id = :'tb' AND e.kind = 'refund' LIMIT 1;
+SET LOCAL ROLE app_user;
+CREATE TEMP TABLE twice ON COMMIT DROP AS SELECT * FROM api.task_run_batch('attribution', 100);
+RESET ROLE;
+SELECT results_eq($$ SELECT outcome, count(*), count(DISTINCT duration_ms) FROM twice GROUP BY 1 $$,
+    $$ VALUES ('succeeded', 3::bigint, 2::bigint) $$,
+    'a task queued twice and a refund beside it: three successes, the twins sharing the pass''s time');
+SELECT is((SELECT count(*) FROM pg_temp.allocs(:'tb')), 6::bigint, 'and still no allocation added');
 
 -- One event whose allocation raises: its tenant's pass is rolled back and its tasks run one
 -- by one, so only that task is retried; a malformed message fails alone as well.
