@@ -191,8 +191,8 @@ BEGIN
     IF _e.kind IN ('order', 'payment') AND _e.order_ref IS NOT NULL THEN
         PERFORM skeldir._reconcile(_e.tenant_id, _e.order_ref);
     END IF;
-    PERFORM skeldir._matview_touch(
-        '{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary}');
+    -- The four read-model tables get their deltas at commit (change read_model_upkeep).
+    PERFORM skeldir._matview_touch('{mv_realtime_revenue}');
 END;
 $$;
 COMMENT ON FUNCTION skeldir._task_allocate(jsonb) IS
