@@ -497,6 +497,8 @@ $$;
 COMMENT ON FUNCTION skeldir._read_model_apply() IS
     'Deferred constraint trigger: apply the transaction''s read-model deltas at commit, tenants and keys in order.';
 REVOKE ALL ON FUNCTION skeldir._read_model_apply() FROM PUBLIC;
+-- The role boundary it crosses: app_user's commits fire it (a trigger function cannot be called directly).
+GRANT EXECUTE ON FUNCTION skeldir._read_model_apply() TO app_rw;
 
 CREATE CONSTRAINT TRIGGER read_model_deltas_apply AFTER INSERT ON skeldir.read_model_deltas
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION skeldir._read_model_apply();
