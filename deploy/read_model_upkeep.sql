@@ -65,12 +65,13 @@ CREATE POLICY read_model_deltas_belong_to_their_tenant ON skeldir.read_model_del
 /**
  * Notes tenants whose deltas this transaction must apply at commit, in the
  * transaction-local GUC skeldir.read_model_tenants (a subtransaction rolled back forgets
- * its notes with its deltas). skeldir._read_model_apply reads and clears it.
+ * its notes with its deltas). skeldir._read_model_apply applies them in ascending order
+ * and clears it.
  */
 CREATE FUNCTION skeldir._read_model_enlist(tenants uuid[]) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
-    _now text := nullif(nullif(pg_catalog.current_setting('skeldir.read_model_tenants', true), ''), 'applied');
+    _now text := nullif(pg_catalog.current_setting('skeldir.read_model_tenants', true), '');
 BEGIN
     IF coalesce(pg_catalog.cardinality(tenants), 0) = 0 OR pg_catalog.string_to_array(_now, ',') @> tenants::text[] THEN
         RETURN;  -- already noted: the common case
@@ -460,36 +461,40 @@ COMMENT ON FUNCTION skeldir._read_model_fold(text, uuid) IS
     'Fold a tenant''s deltas of this transaction into a read model; drop rows whose count fell to zero. Raises 22023.';
 
 /**
- * Constraint trigger on skeldir.read_model_deltas, deferred to the commit: the first firing
- * of a transaction applies every tenant it noted (skeldir._read_model_enlist, plus the
- * row's own), tenants in ascending order and the four read models in name order per
- * tenant, so every writer locks summary rows in one global order (tenant, view, key) and
- * only from its commit's start to its end; the later firings find nothing noted and
- * return. SET CONSTRAINTS ... IMMEDIATE applies at the end of each statement instead (the
- * pgTAP suites use it, being one transaction). Runs as its owner: the deltas are committed
- * by whoever wrote the base rows, app_user included, who may not touch the read models;
- * the trigger is its only caller (no EXECUTE is granted).
+ * Constraint trigger on skeldir.read_model_deltas, deferred to the commit, fired once per
+ * delta row: if the row is still there (one primary-key probe), this transaction's deltas
+ * have not been applied yet, and it applies every tenant the transaction noted
+ * (skeldir._read_model_enlist) plus the row's own, tenants in ascending order and the four
+ * read models in name order per tenant. So every writer locks summary rows in one global
+ * order (tenant, view, key), and only from its commit's start to its end; the later
+ * firings find their row gone and return. The note only orders the work: a row whose
+ * tenant was not noted is applied by its own firing. SET CONSTRAINTS ... IMMEDIATE applies
+ * at the end of each statement instead (the pgTAP suites do, being one transaction). Runs
+ * as its owner: the deltas are committed by whoever wrote the base rows, app_user
+ * included, who may not touch the read models; it still works under each tenant's GUC.
  */
 CREATE FUNCTION skeldir._read_model_apply() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    _noted  text := pg_catalog.current_setting('skeldir.read_model_tenants', true);
     _guc    text := pg_catalog.current_setting('app.current_tenant_id', true);
     _tenant uuid;
     _view   text;
 BEGIN
-    IF _noted = 'applied' THEN
-        RETURN NULL;
-    END IF;
-    PERFORM pg_catalog.set_config('skeldir.read_model_tenants', 'applied', true);
-    FOR _tenant IN SELECT DISTINCT x::uuid
-                     FROM pg_catalog.unnest(pg_catalog.string_to_array(nullif(_noted, ''), ',') || NEW.tenant_id::text) AS x
-                    ORDER BY 1 LOOP
-        PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
-        FOREACH _view IN ARRAY '{mv_allocation_summary,mv_channel_performance,mv_daily_revenue_summary,mv_reconciliation_status}'::text[] LOOP
-            PERFORM skeldir._read_model_fold(_view, _tenant);
+    PERFORM pg_catalog.set_config('app.current_tenant_id', NEW.tenant_id::text, true);
+    IF EXISTS (SELECT FROM skeldir.read_model_deltas AS d
+                WHERE d.tenant_id = NEW.tenant_id AND d.xact = NEW.xact AND d.view_name = NEW.view_name AND d.id = NEW.id) THEN
+        FOR _tenant IN SELECT DISTINCT x::uuid
+                         FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                                  nullif(pg_catalog.current_setting('skeldir.read_model_tenants', true), ''), ',')
+                                  || NEW.tenant_id::text) AS x
+                        ORDER BY 1 LOOP
+            PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
+            FOREACH _view IN ARRAY '{mv_allocation_summary,mv_channel_performance,mv_daily_revenue_summary,mv_reconciliation_status}'::text[] LOOP
+                PERFORM skeldir._read_model_fold(_view, _tenant);
+            END LOOP;
         END LOOP;
-    END LOOP;
+        PERFORM pg_catalog.set_config('skeldir.read_model_tenants', '', true);
+    END IF;
     PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_guc, ''), true);
     RETURN NULL;
 END;
