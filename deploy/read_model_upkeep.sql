@@ -95,34 +95,28 @@ COMMENT ON FUNCTION skeldir._read_model_enlist(uuid[]) IS
  */
 CREATE FUNCTION skeldir._read_model_log_processed(source text, tenant_ids uuid[], event_ids bigint[], nets bigint[])
 RETURNS void
-LANGUAGE sql VOLATILE SET search_path = '' AS $$
-    SELECT skeldir._read_model_enlist(ARRAY(SELECT DISTINCT t FROM pg_catalog.unnest(_read_model_log_processed.tenant_ids) AS t));
-    WITH state AS (
-        SELECT u.t, u.e, u.net,
-               (SELECT pg_catalog.count(*) FROM skeldir.allocations AS a
-                 WHERE a.tenant_id = u.t AND a.event_id = u.e) AS allocs,
-               (SELECT pg_catalog.count(*) FROM skeldir.worker_failed_jobs AS f
-                 WHERE f.tenant_id = u.t AND f.task_name = 'allocate' AND f.payload ->> 'event_id' = u.e::text) AS fails
-          FROM unnest(_read_model_log_processed.tenant_ids, _read_model_log_processed.event_ids,
-                      _read_model_log_processed.nets) AS u (t, e, net)  -- multi-array form: FROM only, unqualified
-    ), moved AS (
-        SELECT s.t, s.e,
-               (s.allocs > 0 OR s.fails > 0)::integer
-               - (CASE WHEN _read_model_log_processed.source = 'allocations'
-                       THEN s.allocs - s.net > 0 OR s.fails > 0
-                       ELSE s.allocs > 0 OR s.fails - s.net > 0 END)::integer AS d
-          FROM state AS s
-    ), ins AS (
-        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, currency, kind, n, minor)
-        SELECT e.tenant_id, 'mv_daily_revenue_summary', (e.occurred_at AT TIME ZONE 'UTC')::date, e.currency::text,
-               e.kind, pg_catalog.sum(m.d), pg_catalog.sum(m.d * e.amount_minor)
-          FROM moved AS m
-          JOIN skeldir.attribution_events AS e ON e.tenant_id = m.t AND e.id = m.e
-         WHERE m.d <> 0
-         GROUP BY e.tenant_id, 3, e.currency, e.kind
-        RETURNING 1
-    )
-    SELECT FROM ins
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+BEGIN
+    PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT t FROM pg_catalog.unnest(_read_model_log_processed.tenant_ids) AS t));
+    -- PL/pgSQL, not SQL: the plan is cached for the session (planning this statement costs
+    -- more than running it for a batch's events).
+    INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, currency, kind, n, minor)
+    SELECT e.tenant_id, 'mv_daily_revenue_summary', (e.occurred_at AT TIME ZONE 'UTC')::date, e.currency::text,
+           e.kind, pg_catalog.sum(m.d), pg_catalog.sum(m.d * e.amount_minor)
+      FROM unnest(_read_model_log_processed.tenant_ids, _read_model_log_processed.event_ids,
+                  _read_model_log_processed.nets) AS u (t, e, net)  -- multi-array form: FROM only, unqualified
+     CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM skeldir.allocations AS a
+                          WHERE a.tenant_id = u.t AND a.event_id = u.e) AS a
+     CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM skeldir.worker_failed_jobs AS f
+                          WHERE f.tenant_id = u.t AND f.task_name = 'allocate' AND f.payload ->> 'event_id' = u.e::text) AS f
+     CROSS JOIN LATERAL (SELECT (a.n > 0 OR f.n > 0)::integer
+                                - (CASE WHEN _read_model_log_processed.source = 'allocations'
+                                        THEN a.n - u.net > 0 OR f.n > 0
+                                        ELSE a.n > 0 OR f.n - u.net > 0 END)::integer AS d) AS m
+      JOIN skeldir.attribution_events AS e ON e.tenant_id = u.t AND e.id = u.e
+     WHERE m.d <> 0
+     GROUP BY e.tenant_id, 3, e.currency, e.kind;
+END;
 $$;
 COMMENT ON FUNCTION skeldir._read_model_log_processed(text, uuid[], bigint[], bigint[]) IS
     'Daily-summary deltas of events whose processed state (allocated, or allocate gave up) a statement changed.';
