@@ -34,10 +34,8 @@ COMMENT ON FUNCTION skeldir._matview_touch(text[]) IS 'Marks materialized views 
 
 /**
  * Brings one read model up to date and logs it. A table (four of the five, change
- * read_model_upkeep) gets skeldir.read_model_upkeep: the deltas logged since its last
- * upkeep are folded in, or (mv_daily_revenue_summary) the (tenant, day) groups invalidated
- * since then are recomputed, in this transaction, so readers see the old rows or the new
- * ones, never a half. A materialized view (mv_realtime_revenue,
+ * read_model_upkeep) gets skeldir.read_model_upkeep, which has nothing to do: the writers
+ * applied their deltas when they committed. A materialized view (mv_realtime_revenue,
  * the last 24 hours over a BRIN range) is refreshed CONCURRENTLY (readers never block). An advisory
  * transaction lock per view means no two refreshes of one view run at once: a second
  * caller logs skipped_locked and returns at once instead of queueing behind the first.

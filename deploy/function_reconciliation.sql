@@ -35,8 +35,9 @@ COMMENT ON FUNCTION skeldir._reconciliation_status(boolean, bigint, text, boolea
  * Re-evaluates order references of one tenant from their canonical events, all in one
  * pass: for each, the latest event of kind order (by occurred_at, id) against the sum of
  * the events of kind payment with that order_ref, whatever vendor sent them. Upserts each
- * reference's row, or deletes it when no event carries the reference any more, and marks
- * mv_reconciliation_status dirty when a status or amount changed. Returns the status of
+ * reference's row, or deletes it when no event carries the reference any more (only rows
+ * that changed are written: mv_reconciliation_status follows them at commit, change
+ * read_model_upkeep). Returns the status of
  * each reference that still has events. Idempotent. Runs under the caller's tenant GUC.
  * Rows are written in reference order, so concurrent callers lock them in the same order.
  */
@@ -132,9 +133,7 @@ BEGIN
         )
         SELECT _changed + pg_catalog.count(*) INTO _changed FROM gone;
     END IF;
-    IF _changed > 0 THEN
-        PERFORM skeldir._matview_touch('{mv_reconciliation_status}');
-    END IF;
+    -- mv_reconciliation_status gets the deltas of what changed at commit (change read_model_upkeep).
     RETURN QUERY SELECT u.r, u.s FROM unnest(_refs, _statuses) AS u (r, s);  -- multi-array form: unqualified
 END;
 $$;

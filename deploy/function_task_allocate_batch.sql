@@ -46,8 +46,8 @@ BEGIN
         IF _refs IS NOT NULL THEN
             PERFORM FROM skeldir._reconcile_refs(_allocate_batch.tenant_id, _refs);
         END IF;
-        PERFORM skeldir._matview_touch(
-            '{mv_daily_revenue_summary,mv_realtime_revenue,mv_channel_performance,mv_allocation_summary}');
+        -- The four read-model tables get their deltas at commit (change read_model_upkeep).
+        PERFORM skeldir._matview_touch('{mv_realtime_revenue}');
     END IF;
     RETURN coalesce(_handled, '{}');
 END;

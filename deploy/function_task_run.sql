@@ -16,11 +16,12 @@ COMMENT ON FUNCTION skeldir._uuid_or_nil(text) IS 'Parses a uuid; nil uuid when 
 
 /**
  * Makes sure one unread `refresh_matviews` task waits in the maintenance queue, delayed by
- * settings.matview_refresh_delay (5 s by default) so that a burst of batches shares one
- * refresh. That is what keeps views fresh between the minute-granular pg_cron pulses.
- * A refresh recomputes a whole view, so its cost grows with the data: the delay is
- * stretched to keep refreshing within settings.matview_refresh_budget of the worker's time
- * (default 0.1: a cycle of refreshes that took 2 s is followed by at least 18 s without).
+ * settings.matview_refresh_delay (0.5 s by default) so that a burst of batches shares one
+ * refresh. That is what keeps the materialized view (mv_realtime_revenue; the four tables
+ * get their deltas at each writer's commit) fresh between the minute-granular pg_cron
+ * pulses. The delay is stretched to keep refreshing within settings.matview_refresh_budget
+ * of the worker's time (default 0.5: a refresh that took 0.3 s is followed by at least
+ * 0.3 s without), a guard should a refresh ever get slow: it reads the last day only.
  * Two callers racing may both enqueue: harmless, a refresh of a clean view is skipped.
  */
 CREATE FUNCTION skeldir._matview_refresh_enqueue() RETURNS void
@@ -30,21 +31,24 @@ DECLARE
 BEGIN
     IF NOT EXISTS (SELECT FROM pgmq.q_maintenance AS m
                     WHERE m.read_ct = 0 AND m.message ->> 'task' = 'refresh_matviews') THEN
-        -- The last cycle: the latest successful refresh of each view (matview_refresh_log_view_idx).
+        -- The last cycle: the latest successful refresh of each materialized view
+        -- (matview_refresh_log_view_idx); a rebuild of the tables is no cycle.
         SELECT GREATEST(
                    pg_catalog.date_part('epoch', s.matview_refresh_delay),
                    (SELECT coalesce(pg_catalog.sum(l.duration_ms), 0) / 1000
-                      FROM skeldir.matview_state AS v,
-                           LATERAL (SELECT r.duration_ms
-                                      FROM skeldir.matview_refresh_log AS r
-                                     WHERE r.view_name = v.view_name AND r.outcome = 'refreshed'
-                                     ORDER BY r.started_at DESC
-                                     LIMIT 1) AS l)
+                      FROM skeldir.matview_state AS v
+                      JOIN pg_catalog.pg_class AS c
+                        ON c.oid = pg_catalog.to_regclass('skeldir.' || pg_catalog.quote_ident(v.view_name)) AND c.relkind = 'm',
+                      LATERAL (SELECT r.duration_ms
+                                 FROM skeldir.matview_refresh_log AS r
+                                WHERE r.view_name = v.view_name AND r.outcome = 'refreshed'
+                                ORDER BY r.started_at DESC
+                                LIMIT 1) AS l)
                    * ((1 - s.matview_refresh_budget) / s.matview_refresh_budget)::double precision)
           INTO _delay
           FROM skeldir.settings AS s;
         PERFORM pgmq.send('maintenance', '{"task": "refresh_matviews", "trigger": "maintenance"}'::jsonb,
-            pg_catalog.ceil(_delay)::integer);
+            pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => _delay));
     END IF;
 END;
 $$;

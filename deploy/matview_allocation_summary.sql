@@ -3,9 +3,9 @@ BEGIN;
 
 /**
  * Per tenant, UTC day, model, channel and currency: how many events allocated something
- * to the channel and the net minor units allocated. A table kept by
- * skeldir.read_model_upkeep: the (tenant, day) groups that changed are recomputed from
- * skeldir.allocations. The read API sums it over a date range; tenants read it through
+ * to the channel and the net minor units allocated. A table kept by the deltas of the
+ * writes to skeldir.allocations, applied when each writer commits (change
+ * read_model_upkeep). The read API sums it over a date range; tenants read it through
  * api.allocation_summary.
  */
 CREATE TABLE skeldir.mv_allocation_summary (
@@ -19,7 +19,7 @@ CREATE TABLE skeldir.mv_allocation_summary (
     CONSTRAINT mv_allocation_summary_key PRIMARY KEY (tenant_id, day, model, channel, currency)
 );
 COMMENT ON TABLE skeldir.mv_allocation_summary IS
-    'Allocation totals per tenant, day, model and channel; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
+    'Allocation totals per tenant, day, model and channel; kept by the deltas of allocations, applied at each writer''s commit.';
 
 ALTER TABLE skeldir.mv_allocation_summary ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skeldir.mv_allocation_summary FORCE ROW LEVEL SECURITY;

@@ -4,9 +4,9 @@ BEGIN;
 /**
  * Per tenant, UTC day, channel and currency: allocated minor units of orders, payments and
  * refunds (refunds negative) and how many events of each kind reached the channel. A table
- * kept by skeldir.read_model_upkeep: the (tenant, day) groups that changed are recomputed
- * from skeldir.allocations alone (each row carries its event's kind, currency and
- * occurred_at). Tenants read it through api.channel_performance.
+ * kept by the deltas of the writes to skeldir.allocations alone (each row carries its
+ * event's kind, currency and occurred_at), applied when each writer commits (change
+ * read_model_upkeep). Tenants read it through api.channel_performance.
  */
 CREATE TABLE skeldir.mv_channel_performance (
     tenant_id     uuid NOT NULL,
@@ -23,7 +23,7 @@ CREATE TABLE skeldir.mv_channel_performance (
     CONSTRAINT mv_channel_performance_key PRIMARY KEY (tenant_id, day, channel, currency)
 );
 COMMENT ON TABLE skeldir.mv_channel_performance IS
-    'Allocated revenue per tenant, day and channel; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
+    'Allocated revenue per tenant, day and channel; kept by the deltas of allocations, applied at each writer''s commit.';
 
 ALTER TABLE skeldir.mv_channel_performance ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skeldir.mv_channel_performance FORCE ROW LEVEL SECURITY;

@@ -3,12 +3,13 @@ BEGIN;
 
 /**
  * Per tenant, UTC day and currency: counts and minor-unit sums of orders, payments and
- * refunds. A table kept by skeldir.read_model_upkeep (change read_model_upkeep): the
- * (tenant, day) groups that changed are recomputed from skeldir.attribution_events, never
- * the whole table. Its rows always equal
+ * refunds of the events the worker has processed (allocated, or their allocate task gave
+ * up). A table kept by deltas applied when each writer commits (change read_model_upkeep).
+ * Its rows always equal
  *   SELECT tenant_id, (occurred_at AT TIME ZONE 'UTC')::date, currency, counts and sums
- *     FROM skeldir.attribution_events GROUP BY 1, 2, 3
- * once the pending invalidations are applied. Tenants read it through api.daily_revenue.
+ *     FROM skeldir.attribution_events WHERE <processed> GROUP BY 1, 2, 3
+ * which, once every allocate task ran, is every event. Tenants read it through
+ * api.daily_revenue.
  */
 CREATE TABLE skeldir.mv_daily_revenue_summary (
     tenant_id     uuid NOT NULL,
@@ -24,7 +25,7 @@ CREATE TABLE skeldir.mv_daily_revenue_summary (
     CONSTRAINT mv_daily_revenue_summary_key PRIMARY KEY (tenant_id, day, currency)
 );
 COMMENT ON TABLE skeldir.mv_daily_revenue_summary IS
-    'Daily revenue per tenant and currency; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
+    'Daily revenue per tenant and currency; events counted once processed, by deltas applied at each writer''s commit.';
 
 ALTER TABLE skeldir.mv_daily_revenue_summary ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skeldir.mv_daily_revenue_summary FORCE ROW LEVEL SECURITY;

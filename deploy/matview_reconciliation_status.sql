@@ -3,9 +3,9 @@ BEGIN;
 
 /**
  * Per tenant, UTC day of first sight, status and currency: how many order references are
- * in that state and their order and payment minor-unit sums. A table kept by
- * skeldir.read_model_upkeep: the (tenant, day) groups whose reconciliation rows changed
- * (either side of a status move) are recomputed from skeldir.reconciliations. Tenants
+ * in that state and their order and payment minor-unit sums. A table kept by the deltas
+ * of the writes to skeldir.reconciliations (-1 on the side a status move leaves, +1 on the
+ * one it enters), applied when each writer commits (change read_model_upkeep). Tenants
  * read it through api.reconciliation_status.
  */
 CREATE TABLE skeldir.mv_reconciliation_status (
@@ -19,7 +19,7 @@ CREATE TABLE skeldir.mv_reconciliation_status (
     CONSTRAINT mv_reconciliation_status_key PRIMARY KEY (tenant_id, day, status, currency)
 );
 COMMENT ON TABLE skeldir.mv_reconciliation_status IS
-    'Reconciliation states per tenant and day; the changed (tenant, day) groups are recomputed by skeldir.read_model_upkeep.';
+    'Reconciliation states per tenant and day; kept by the deltas of reconciliations, applied at each writer''s commit.';
 
 ALTER TABLE skeldir.mv_reconciliation_status ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skeldir.mv_reconciliation_status FORCE ROW LEVEL SECURITY;

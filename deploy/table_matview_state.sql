@@ -17,9 +17,9 @@ COMMENT ON TABLE skeldir.matview_state IS 'Dirty flags of the materialized views
 
 /**
  * Every refresh attempt: which view, why, when, how long, how many rows, how it ended.
- * For a read model kept by skeldir.read_model_upkeep rows are the rows it wrote and groups
- * the (tenant, day) groups it recomputed or folded deltas into; for a materialized view rows
- * are its rows after the refresh and groups is NULL.
+ * For a read-model table (a rebuild; their deltas are applied at each writer's commit and
+ * not logged here) rows are the rows written and groups the (tenant, day) groups; for a
+ * materialized view rows are its rows after the refresh and groups is NULL.
  */
 CREATE TABLE skeldir.matview_refresh_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -13,15 +13,15 @@ CREATE TABLE skeldir.settings (
     task_max_retries        integer NOT NULL DEFAULT 3 CHECK (task_max_retries >= 0),
     task_backoff_base       interval NOT NULL DEFAULT '1 second',
     task_visibility_timeout integer NOT NULL DEFAULT 30 CHECK (task_visibility_timeout > 0),
-    -- Between writes and the upkeep of the read models they invalidated, so that a burst
-    -- of batches shares one upkeep. An upkeep recomputes only the groups that changed
-    -- (change read_model_upkeep), so a short delay costs little (docs/BENCHMARKS.md).
-    matview_refresh_delay   interval NOT NULL DEFAULT '1 second'
+    -- Between a worker batch and the refresh of the materialized view it dirtied
+    -- (mv_realtime_revenue, the last day), so that a burst of batches shares one refresh.
+    -- The four read-model tables need none: their writers apply deltas at commit.
+    matview_refresh_delay   interval NOT NULL DEFAULT '0.5 seconds'
         CHECK (matview_refresh_delay BETWEEN '0 seconds' AND '1 hour'),
     -- The largest share of a worker's time the follow-up refreshes may take: the next one
-    -- waits at least the last cycle's refresh time x (1 - budget) / budget. A backstop now
-    -- that an upkeep costs what changed, not the data's size.
-    matview_refresh_budget  numeric NOT NULL DEFAULT 0.1
+    -- waits at least the last refresh's time x (1 - budget) / budget. A guard: a refresh
+    -- reads the last day, not the history (docs/pipeline.md, Read models).
+    matview_refresh_budget  numeric NOT NULL DEFAULT 0.5
         CHECK (matview_refresh_budget > 0 AND matview_refresh_budget <= 1)
 );
 COMMENT ON TABLE skeldir.settings IS 'Deployment-wide settings; exactly one row.';

@@ -1,10 +1,13 @@
--- Read models kept by group (change read_model_upkeep): ingest writes no invalidation, the
--- worker's writes invalidate exactly their (tenant, day) groups, an upkeep recomputes those
--- groups only, and after every step the read models equal the full recomputation of
--- lib/read_model_oracle.sql row by row: new, back-dated, refunded, deleted (retention),
--- reconciliation moves, allocations that gave up, and the rebuild.
+-- Read models kept by their writers at commit (change read_model_upkeep): ingest writes no
+-- delta, the worker's writes leave their deltas tagged with their transaction and nothing
+-- else until it commits, the commit applies them (here: SET CONSTRAINTS ... IMMEDIATE, the
+-- suite being one transaction) and leaves nothing pending, an event counts in the daily
+-- summary once processed (allocated, or given up on), and after every step the read
+-- models equal the full recomputation of lib/read_model_oracle.sql row by row: new,
+-- back-dated, refunded, deleted (retention), updated, reconciliation moves, allocations
+-- that gave up, a worker batch rolled back, and the rebuild.
 BEGIN;
-SELECT plan(26);
+SELECT plan(37);
 
 \ir lib/read_model_oracle.sql
 \ir lib/stripe.psql
@@ -43,22 +46,30 @@ BEGIN
 END;
 $$;
 
--- Brings every dirty read model up to date, as the maintenance task does.
-CREATE FUNCTION pg_temp.upkeep() RETURNS void LANGUAGE sql AS $$
-    SELECT count(*) FROM skeldir.matview_refresh_dirty('test')
+-- What a commit does to the deferred apply: the pending deltas applied now, then deferred
+-- again; and the refresh of the dirty materialized view, as the maintenance task does.
+CREATE FUNCTION pg_temp.commit_point() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    SET CONSTRAINTS skeldir.read_model_deltas_apply IMMEDIATE;
+    SET CONSTRAINTS skeldir.read_model_deltas_apply DEFERRED;
+    PERFORM count(*) FROM skeldir.matview_refresh_dirty('test');
+END;
 $$;
 
 -- Shape ---------------------------------------------------------------------------------
 
-SELECT has_table('skeldir', 'read_model_invalidations', 'the invalidation log exists');
+SELECT has_table('skeldir', 'read_model_deltas', 'the delta table exists');
+SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'skeldir.read_model_deltas'::regclass), 'u',
+    'it is unlogged: empty at every commit, so a crash loses nothing');
 SELECT is_empty($$
     SELECT t.tgname FROM pg_trigger AS t
      WHERE t.tgrelid = 'skeldir.attribution_events'::regclass AND NOT t.tgisinternal AND (t.tgtype & 4) <> 0
 $$, 'no trigger fires when an event is inserted (the ingest path)');
-SELECT has_index('skeldir', 'attribution_events', 'attribution_events_tenant_day_idx',
-    'events are indexed by (tenant_id, UTC day): a group is one index range');
+SELECT ok((SELECT tgdeferrable AND tginitdeferred FROM pg_trigger WHERE tgname = 'read_model_deltas_apply'),
+    'the deltas are applied by a constraint trigger deferred to the commit');
+SELECT is_definer('skeldir', '_read_model_apply', '{}'::name[], 'the apply runs as its owner (app_user commits deltas too)');
 
--- Ingest writes no summary row and no invalidation -------------------------------------
+-- Ingest writes no summary row and no delta ---------------------------------------------
 
 SELECT tenant_id AS t, endpoint_tokens ->> 'stripe' AS token, secrets ->> 'stripe' AS secret
   FROM api.tenant_create('Upkeep One') \gset
@@ -67,12 +78,13 @@ SELECT generation AS daily_gen FROM skeldir.matview_state WHERE view_name = 'mv_
 CREATE TEMP TABLE delivered AS
 SELECT * FROM pg_temp.stripe_deliver(:'token', :'secret', pg_temp.stripe_event('evt_upkeep_1'));
 SELECT is((SELECT outcome FROM delivered), 'accepted', 'a signed delivery is accepted');
-SELECT is_empty('SELECT * FROM skeldir.read_model_invalidations',
-    'ingestion writes no invalidation');
+SELECT is_empty('SELECT * FROM skeldir.read_model_deltas', 'ingestion writes no delta');
 SELECT is((SELECT generation FROM skeldir.matview_state WHERE view_name = 'mv_daily_revenue_summary'), :'daily_gen'::bigint,
     'ingestion does not touch the read models'' state rows');
+SELECT pg_temp.commit_point();
+SELECT is_empty('SELECT * FROM skeldir.mv_daily_revenue_summary', 'an event the worker has not processed counts nowhere yet');
 
--- History of two tenants, allocated and brought up to date ------------------------------
+-- History of two tenants, allocated, then committed ---------------------------------------
 
 SELECT pg_temp.event(:'t', 'h' || i, 'payment', 1000 + i, date_trunc('day', now()) - (i % 5) * interval '1 day' - interval '1 hour',
                      'ref' || i, NULL, CASE WHEN i % 2 = 0 THEN 'google' END)
@@ -82,41 +94,49 @@ SELECT pg_temp.event(:'t', 'o' || i, 'order', 1000 + i, date_trunc('day', now())
 SELECT pg_temp.event(:'u', 'x' || i, 'payment', 500, now() - i * interval '1 hour')
   FROM generate_series(1, 10) AS i;
 SELECT cmp_ok(pg_temp.drain('attribution'), '>=', 81::bigint, 'the worker allocates every event');
-SELECT isnt_empty($$ SELECT * FROM skeldir.read_model_invalidations WHERE view_name = 'mv_daily_revenue_summary' $$,
-    'the allocations invalidated their days of the daily summary');
+SELECT is((SELECT count(*) FROM skeldir.read_model_deltas WHERE xact <> pg_current_xact_id()), 0::bigint,
+    'until the commit, the deltas wait tagged with the writing transaction');
+SELECT is_empty('SELECT * FROM skeldir.mv_channel_performance', 'and no summary row is written before the commit');
 SELECT is((SELECT sum(n) FROM skeldir.read_model_deltas WHERE view_name = 'mv_allocation_summary'),
           (SELECT count(*) FROM skeldir.allocations)::numeric,
-    'and logged one +1 delta per allocation for the allocation summary');
-SELECT pg_temp.upkeep();
-SELECT is_empty('SELECT * FROM read_model_mismatches', 'after the upkeep every read model equals its full recomputation');
-SELECT is_empty('SELECT * FROM skeldir.read_model_invalidations UNION ALL SELECT tenant_id, id, view_name, day, now() FROM skeldir.read_model_deltas',
-    'and the invalidations and deltas it applied are gone');
-SELECT ok((SELECT bool_and(l.outcome = 'refreshed' AND l.groups > 0 AND l.rows > 0 AND l.duration_ms >= 0)
-             FROM skeldir.matview_refresh_log AS l
-            WHERE l.trigger = 'test' AND l.view_name <> 'mv_realtime_revenue'),
-    'each upkeep is logged with view, trigger, duration, rows, groups and outcome');
+    'one +1 delta per allocation for the allocation summary');
+SELECT is((SELECT sum(n) FROM skeldir.read_model_deltas WHERE view_name = 'mv_daily_revenue_summary'),
+          (SELECT count(*) FROM skeldir.attribution_events)::numeric,
+    'one +1 delta per event processed for the daily summary');
+SELECT pg_temp.commit_point();
+SELECT is_empty('SELECT * FROM skeldir.read_model_deltas', 'the commit applies every delta and leaves none');
+SELECT is_empty('SELECT * FROM read_model_mismatches', 'after the commit every read model equals its full recomputation');
+SELECT is_empty($$ SELECT view_name FROM skeldir.matview_state WHERE dirty OR view_name <> 'mv_realtime_revenue' AND generation > 0 $$,
+    'no read-model table is ever marked dirty: only mv_realtime_revenue is refreshed');
 
--- A redelivered allocate task writes nothing, so it invalidates nothing.
+-- A redelivered allocate task writes nothing, so it logs nothing.
 SELECT pgmq.send('attribution', jsonb_build_object('task', 'allocate', 'tenant_id', tenant_id, 'event_id', id))
   FROM skeldir.attribution_events WHERE vendor_event_id IN ('h1', 'o1');
 SELECT pg_temp.drain('attribution');
-SELECT ok(NOT EXISTS (SELECT FROM skeldir.read_model_invalidations) AND NOT EXISTS (SELECT FROM skeldir.read_model_deltas)
-          AND NOT EXISTS (SELECT FROM skeldir.matview_state WHERE dirty),
-    'a redelivered allocate task invalidates nothing and marks no read model dirty');
+SELECT ok(NOT EXISTS (SELECT FROM skeldir.read_model_deltas) AND NOT EXISTS (SELECT FROM skeldir.matview_state WHERE dirty),
+    'a redelivered allocate task logs no delta and marks nothing dirty');
 
--- A back-dated event recomputes its own day only -----------------------------------------
+-- A back-dated event changes its own group only ------------------------------------------
 
-CREATE TEMP TABLE before_rows AS SELECT tenant_id, day, currency, xmin::text AS x FROM skeldir.mv_daily_revenue_summary;
+CREATE TEMP TABLE before_rows AS SELECT tenant_id, day, currency, ctid::text AS x FROM skeldir.mv_daily_revenue_summary;
 SELECT pg_temp.event(:'t', 'late', 'payment', 777, date_trunc('day', now()) - interval '3 days' + interval '5 minutes');
 SELECT pg_temp.drain('attribution');
-SELECT pg_temp.upkeep();
-SELECT is((SELECT groups FROM skeldir.matview_refresh_log
-            WHERE view_name = 'mv_daily_revenue_summary' ORDER BY id DESC LIMIT 1), 1::bigint,
-    'a back-dated event makes one group of mv_daily_revenue_summary recompute');
+SELECT pg_temp.commit_point();
 SELECT is((SELECT count(*) FROM skeldir.mv_daily_revenue_summary AS m JOIN before_rows AS b USING (tenant_id, day, currency)
-            WHERE m.xmin::text <> b.x), 1::bigint,
-    'and no other row of the table is rewritten');
+            WHERE m.ctid::text <> b.x), 1::bigint,
+    'a back-dated event rewrites one row of mv_daily_revenue_summary, its own group');
 SELECT is_empty('SELECT * FROM read_model_mismatches', 'the read models equal their recomputation after a back-dated event');
+
+-- A worker batch rolled back (a crash) leaves nothing -------------------------------------
+
+SELECT pg_temp.event(:'u', 'crashed', 'payment', 4321, now() - interval '10 minutes');
+SAVEPOINT before_crash;
+SELECT pg_temp.drain('attribution');
+ROLLBACK TO SAVEPOINT before_crash;
+SELECT is_empty('SELECT * FROM skeldir.read_model_deltas', 'a batch rolled back leaves no delta');
+SELECT pg_temp.drain('attribution');
+SELECT pg_temp.commit_point();
+SELECT is_empty('SELECT * FROM read_model_mismatches', 'its event counts once when a later batch processes it');
 
 -- A refund, an allocation that gives up for good ------------------------------------------
 
@@ -131,19 +151,50 @@ UPDATE pgmq.q_attribution SET vt = now() + interval '1 hour'
 SELECT pg_temp.drain('attribution');
 SELECT isnt_empty($$ SELECT * FROM skeldir.worker_failed_jobs WHERE task_name = 'allocate' $$,
     'control: an allocate task gave up');
-SELECT pg_temp.upkeep();
+SELECT pg_temp.commit_point();
+SELECT is((SELECT refund_count FROM skeldir.mv_daily_revenue_summary
+            WHERE tenant_id = :'t' AND day = ((now() - interval '2 days') AT TIME ZONE 'UTC')::date),
+          (SELECT count(*) FROM skeldir.attribution_events
+            WHERE tenant_id = :'t' AND kind = 'refund' AND (occurred_at AT TIME ZONE 'UTC')::date = ((now() - interval '2 days') AT TIME ZONE 'UTC')::date),
+    'an event whose allocation gave up counts in the daily summary (it is processed)');
+SELECT is((SELECT payment_count FROM skeldir.mv_daily_revenue_summary
+            WHERE tenant_id = :'t' AND day = ((now() - interval '3 days') AT TIME ZONE 'UTC')::date),
+          (SELECT count(*) - 1 FROM skeldir.attribution_events
+            WHERE tenant_id = :'t' AND kind = 'payment' AND (occurred_at AT TIME ZONE 'UTC')::date = ((now() - interval '3 days') AT TIME ZONE 'UTC')::date),
+    'an event whose task waits does not count yet');
 UPDATE pgmq.q_attribution SET vt = now();
 SELECT pg_temp.drain('attribution');
-SELECT pg_temp.upkeep();
+SELECT pg_temp.commit_point();
 SELECT is_empty('SELECT * FROM read_model_mismatches',
-    'after a refund and an allocation that gave up the read models equal their recomputation');
+    'once every task ran, after a refund and an allocation that gave up, the read models equal their recomputation');
+
+-- A failed allocate task requeued and run: its event still counts once -------------------
+
+UPDATE skeldir.settings SET task_max_retries = 3;
+SELECT pgmq.send('attribution', f.payload) FROM skeldir.worker_failed_jobs AS f WHERE f.task_name = 'allocate';
+SELECT pg_temp.drain('attribution');
+SELECT pg_temp.commit_point();
+SELECT is_empty('SELECT * FROM read_model_mismatches', 'a given-up event allocated later still counts once');
 
 -- A reconciliation state change moves a reference between groups ------------------------
 
 UPDATE skeldir.settings SET reconciliation_grace = '0 seconds';
 SELECT cmp_ok(skeldir.reconciliation_reevaluate(), '>', 0, 'control: pending references move past their grace');
-SELECT pg_temp.upkeep();
+SELECT pg_temp.commit_point();
 SELECT is_empty('SELECT * FROM read_model_mismatches', 'after reconciliation moves the read models equal their recomputation');
+
+-- A manual fix of a processed event; an unprocessed event deleted ---------------------------
+
+SELECT set_config('app.current_tenant_id', :'u', true) \g /dev/null
+UPDATE skeldir.attribution_events SET amount_minor = amount_minor + 1, occurred_at = occurred_at - interval '1 day'
+ WHERE tenant_id = :'u' AND vendor_event_id = 'x1';
+SELECT pg_temp.event(:'u', 'never-run', 'payment', 999, now() - interval '5 minutes');
+DELETE FROM pgmq.q_attribution;
+DELETE FROM skeldir.attribution_events WHERE tenant_id = :'u' AND vendor_event_id = 'never-run';
+SELECT set_config('app.current_tenant_id', '', true) \g /dev/null
+SELECT pg_temp.commit_point();
+SELECT is_empty('SELECT * FROM read_model_mismatches',
+    'an update of a processed event moves it, a delete of an unprocessed one changes nothing');
 
 -- Retention: a tenant's events of a day deleted (allocations first) ----------------------
 
@@ -152,9 +203,8 @@ DELETE FROM skeldir.allocations WHERE tenant_id = :'t' AND occurred_at < date_tr
 DELETE FROM skeldir.attribution_events WHERE tenant_id = :'t' AND occurred_at < date_trunc('day', now()) - interval '3 days';
 SELECT count(*) FROM skeldir._reconcile_refs(:'t', ARRAY(SELECT order_ref FROM skeldir.reconciliations WHERE tenant_id = :'t'));
 SELECT set_config('app.current_tenant_id', '', true) \g /dev/null
-SELECT ok((SELECT dirty FROM skeldir.matview_state WHERE view_name = 'mv_daily_revenue_summary'),
-    'a retention delete marks the read models dirty');
-SELECT pg_temp.upkeep();
+SELECT isnt_empty('SELECT * FROM skeldir.read_model_deltas', 'a retention delete logs its deltas');
+SELECT pg_temp.commit_point();
 SELECT is_empty('SELECT * FROM read_model_mismatches', 'after a retention delete the read models equal their recomputation');
 SELECT is_empty('SELECT * FROM skeldir.mv_daily_revenue_summary WHERE tenant_id = ' || quote_literal(:'t')
                 || ' AND day < (now() AT TIME ZONE ''UTC'')::date - 3',
@@ -172,6 +222,10 @@ SELECT results_eq($$ SELECT view_name, outcome FROM skeldir.read_models_rebuild(
               ('mv_reconciliation_status', 'refreshed') $$,
     'the rebuild rebuilds every read model');
 SELECT is_empty('SELECT * FROM read_model_mismatches', 'after the rebuild every read model equals its recomputation');
+SELECT pg_temp.event(:'t', 'after-rebuild', 'order', 1234, now() - interval '1 minute', 'ref-after');
+SELECT pg_temp.drain('attribution');
+SELECT pg_temp.commit_point();
+SELECT is_empty('SELECT * FROM read_model_mismatches', 'and the deltas of later writes land on the rebuilt rows');
 
 SELECT * FROM finish();
 ROLLBACK;
