@@ -77,9 +77,9 @@ SELECT set_config('app.current_tenant_id', '', true) \g /dev/null
 SELECT pg_temp.stripe_deliver(:'a_token', :'a_secret', pg_temp.stripe_event('evt_a1')) \g /dev/null
 SELECT pg_temp.stripe_deliver(:'a_token', :'a_secret', pg_temp.stripe_event('evt_a2', obj => '{"amount_received": 700}')) \g /dev/null
 SELECT pg_temp.stripe_deliver(:'a_token', :'a_secret', pg_temp.stripe_event('evt_a3', 'customer.created')) \g /dev/null
-SELECT pg_temp.stripe_deliver(:'a_token', :'a_secret', '["a"]') \g /dev/null
+SELECT pg_temp.stripe_deliver(:'a_token', :'a_secret', '{"id": "evt_dl_a", "type": "payment_intent.succeeded"}') \g /dev/null
 SELECT pg_temp.stripe_deliver(:'b_token', :'b_secret', pg_temp.stripe_event('evt_b1')) \g /dev/null
-SELECT pg_temp.stripe_deliver(:'b_token', :'b_secret', '["b"]') \g /dev/null
+SELECT pg_temp.stripe_deliver(:'b_token', :'b_secret', '{"id": "evt_dl_b", "type": "payment_intent.succeeded"}') \g /dev/null
 SELECT pg_temp.stripe_deliver(:'b_token', 'whsec_wrong', pg_temp.stripe_event('evt_b_rejected')) \g /dev/null
 INSERT INTO skeldir.worker_failed_jobs (tenant_id, task_id, task_name, queue, retry_count, error_message, payload)
 VALUES (:'a_tenant_id', 900001, 'allocate', 'attribution', 3, 'test', '{}'),
@@ -103,13 +103,13 @@ SELECT results_eq('SELECT vendor_event_id FROM api.events ORDER BY 1', ARRAY['ev
     'as app_user with tenant A''s GUC: api.events shows exactly A''s events');
 SELECT results_eq('SELECT amount_minor FROM api.allocations ORDER BY 1', ARRAY[700::bigint, 2500],
     '... api.allocations shows exactly A''s allocations');
-SELECT results_eq('SELECT payload FROM api.dead_letters', ARRAY['["a"]'::jsonb],
+SELECT results_eq($$SELECT payload ->> 'id' FROM api.dead_letters$$, ARRAY['evt_dl_a'],
     '... api.dead_letters shows exactly A''s dead letter');
 
 SELECT api.tenant_set(:'b_tenant_id') \g /dev/null
 SELECT results_eq('SELECT vendor_event_id FROM api.events ORDER BY 1', ARRAY['evt_b1'],
     'as app_user with tenant B''s GUC: api.events shows exactly B''s events');
-SELECT results_eq('SELECT payload FROM api.dead_letters', ARRAY['["b"]'::jsonb],
+SELECT results_eq($$SELECT payload ->> 'id' FROM api.dead_letters$$, ARRAY['evt_dl_b'],
     '... api.dead_letters shows exactly B''s dead letter');
 SELECT is_empty($$SELECT FROM api.events WHERE vendor_event_id LIKE 'evt_a%'$$,
     '... and a predicate naming A''s events finds nothing');
