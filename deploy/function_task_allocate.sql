@@ -1,4 +1,5 @@
 -- Deploy skeldir:function_task_allocate to pg
+-- Reworked after v1.0.0: marks no view dirty, every read model takes its deltas at commit.
 BEGIN;
 
 /**
@@ -10,11 +11,11 @@ BEGIN;
  * exists but is not yet allocated the task raises SK409 and is retried; a refund of nothing
  * known is split by the model like any event. Then an order or payment with an order_ref is
  * reconciled (skeldir._reconcile), in the same transaction. Idempotent: an event that already
- * has allocations is left alone, so a redelivered task writes nothing. Marks the realtime
- * view dirty (the read-model tables follow the allocations at commit). Raises P0002 when
- * the event does not exist, SK409 as above.
+ * has allocations is left alone, so a redelivered task writes nothing. The read models
+ * follow the allocations at commit (change read_model_upkeep). Raises P0002 when the event
+ * does not exist, SK409 as above.
  */
-CREATE FUNCTION skeldir._task_allocate(message jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION skeldir._task_allocate(message jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _r     record;
@@ -77,8 +78,6 @@ BEGIN
     IF _e.kind IN ('order', 'payment') AND _e.order_ref IS NOT NULL THEN
         PERFORM skeldir._reconcile(_e.tenant_id, _e.order_ref);
     END IF;
-    -- The four read-model tables get their deltas at commit (change read_model_upkeep).
-    PERFORM skeldir._matview_touch('{mv_realtime_revenue}');
 END;
 $$;
 COMMENT ON FUNCTION skeldir._task_allocate(jsonb) IS

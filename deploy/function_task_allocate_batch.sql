@@ -1,17 +1,18 @@
 -- Deploy skeldir:function_task_allocate_batch to pg
+-- Reworked after v1.0.0: marks no view dirty, every read model takes its deltas at commit.
 BEGIN;
 
 /**
  * The `allocate` task for many orders and payments of one tenant at once, exactly as
  * skeldir._task_allocate allocates them one by one: split by the tenant's model over
  * skeldir._touchpoints, one INSERT for the whole set, then one skeldir._reconcile_refs pass
- * over their order references, and the views marked dirty once. Returns the ids it took
+ * over their order references (the read models take their deltas at commit). Returns the ids it took
  * care of, allocated now or already allocated before (idempotent); every other id of
  * event_ids (refunds, which depend on the allocation of what they refund, and unknown
  * events) is left to skeldir._task_allocate. Runs under the caller's tenant GUC, which
  * must be tenant_id.
  */
-CREATE FUNCTION skeldir._allocate_batch(tenant_id uuid, event_ids bigint[]) RETURNS bigint[]
+CREATE OR REPLACE FUNCTION skeldir._allocate_batch(tenant_id uuid, event_ids bigint[]) RETURNS bigint[]
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     _handled bigint[];
@@ -46,8 +47,6 @@ BEGIN
         IF _refs IS NOT NULL THEN
             PERFORM FROM skeldir._reconcile_refs(_allocate_batch.tenant_id, _refs);
         END IF;
-        -- The four read-model tables get their deltas at commit (change read_model_upkeep).
-        PERFORM skeldir._matview_touch('{mv_realtime_revenue}');
     END IF;
     RETURN coalesce(_handled, '{}');
 END;

@@ -21,3 +21,13 @@ SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_trigger AS t
                                 'attribution_events_log_update', 'attribution_events_log_delete',
                                 'reconciliations_log_insert', 'reconciliations_log_update', 'reconciliations_log_delete',
                                 'worker_failed_jobs_log_insert', 'worker_failed_jobs_log_delete') AND NOT t.tgisinternal) / 10;
+-- Reworked: the realtime read model is a table kept by the same deltas, read through a view.
+SELECT tenant_id, bucket, currency, order_count, order_minor, payment_count, payment_minor, refund_count, refund_minor
+  FROM skeldir.realtime_revenue WHERE false;
+SELECT bucket FROM skeldir.read_model_deltas WHERE false;
+SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_class AS c
+             WHERE c.oid = 'skeldir.mv_realtime_revenue'::regclass AND c.relkind = 'v');
+SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_class AS c
+             WHERE c.oid = 'skeldir.realtime_revenue'::regclass AND c.relrowsecurity AND c.relforcerowsecurity);
+SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_proc AS p
+             WHERE p.oid = 'skeldir._read_model_fold(text, uuid)'::regprocedure AND p.prosrc LIKE '%skeldir.realtime_revenue%');

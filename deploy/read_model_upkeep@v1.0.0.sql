@@ -1,0 +1,668 @@
+-- Deploy skeldir:read_model_upkeep to pg
+BEGIN;
+
+-- Read models kept by their writers, at commit (SPEC §6; pg_ivm's immediate maintenance and
+-- Materialize's deltas are the model). Four of the five read models are tables keyed by
+-- (tenant, UTC day, ...). Statement-level triggers (one INSERT per statement, whatever its
+-- row count) on the worker's tables only (allocations, reconciliations, failed jobs, and
+-- deletes or updates of events) write the signed deltas of what a statement changed into
+-- skeldir.read_model_deltas, tagged with the writing transaction. A deferred constraint
+-- trigger applies them when that transaction commits: one upsert per tenant and read
+-- model, keys in a fixed order, so concurrent writers never deadlock on summary rows and
+-- hold their locks only from that point to the commit. Nothing is left pending between
+-- transactions: there is no periodic upkeep of the four, and no log that grows.
+--   - mv_channel_performance, mv_allocation_summary, mv_reconciliation_status are sums and
+--     counts of allocations and reconciliations: +1 per row written, -1 per row removed;
+--   - mv_daily_revenue_summary counts events, which are inserted on the ingest path where
+--     nothing may fire: an event counts once the worker has processed it, that is once it
+--     has an allocation or its allocate task gave up for good (a worker_failed_jobs row);
+--     the triggers on allocations and failed jobs count it when that first becomes true
+--     (and uncount it when it stops being true), those on events move it when a processed
+--     event is updated or deleted. At quiescence (every allocate task run) that is every
+--     event, as a full recomputation counts them.
+-- mv_realtime_revenue stays a materialized view: its refresh reads the last day's block
+-- ranges (index_attribution_event_occurred).
+
+/** The failed allocate task of an event, found by the event: a processed event that will never be allocated. */
+CREATE INDEX worker_failed_jobs_allocate_event_idx
+    ON skeldir.worker_failed_jobs (tenant_id, (payload ->> 'event_id')) WHERE task_name = 'allocate';
+
+/**
+ * The deltas a transaction's writes make to the read models, until that transaction
+ * commits: signed counts and minor-unit sums per key of mv_daily_revenue_summary (day,
+ * currency, kind), mv_channel_performance (day, channel, currency, kind),
+ * mv_allocation_summary (day, channel, model, currency) and mv_reconciliation_status (day,
+ * status, currency). Written by the statement triggers below, read and deleted by
+ * skeldir._read_model_apply in the same transaction: a committed transaction leaves no row
+ * here. Keyed by the writing transaction, so an apply reads its own rows only (never the
+ * dead rows of earlier transactions, however long a snapshot keeps them). UNLOGGED: after a
+ * crash it is empty, as it is at every commit.
+ */
+CREATE UNLOGGED TABLE skeldir.read_model_deltas (
+    tenant_id uuid NOT NULL,
+    xact      xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    view_name text NOT NULL CHECK (view_name IN ('mv_daily_revenue_summary', 'mv_channel_performance',
+                                                 'mv_allocation_summary', 'mv_reconciliation_status')),
+    id        bigint GENERATED ALWAYS AS IDENTITY,
+    day       date NOT NULL,
+    key1      text NOT NULL DEFAULT '',  -- channel, or reconciliation status
+    key2      text,           -- model (mv_allocation_summary)
+    currency  text NOT NULL,
+    kind      text,           -- order | payment | refund (mv_daily_revenue_summary, mv_channel_performance)
+    n         bigint NOT NULL,
+    minor     bigint NOT NULL,  -- minor units, or order_minor (mv_reconciliation_status)
+    minor2    bigint NOT NULL DEFAULT 0,  -- payment_minor (mv_reconciliation_status)
+    PRIMARY KEY (tenant_id, xact, view_name, id)
+);
+COMMENT ON TABLE skeldir.read_model_deltas IS
+    'Read-model deltas of uncommitted transactions; applied and deleted by skeldir._read_model_apply at their commit.';
+ALTER TABLE skeldir.read_model_deltas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE skeldir.read_model_deltas FORCE ROW LEVEL SECURITY;
+CREATE POLICY read_model_deltas_belong_to_their_tenant ON skeldir.read_model_deltas
+    USING (tenant_id = skeldir.current_tenant_id())
+    WITH CHECK (tenant_id = skeldir.current_tenant_id());
+
+/**
+ * Notes tenants whose deltas this transaction must apply at commit, in the
+ * transaction-local GUC skeldir.read_model_tenants (a subtransaction rolled back forgets
+ * its notes with its deltas). skeldir._read_model_apply applies them in ascending order
+ * and clears it.
+ */
+CREATE FUNCTION skeldir._read_model_enlist(tenants uuid[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _now text := nullif(pg_catalog.current_setting('skeldir.read_model_tenants', true), '');
+BEGIN
+    IF coalesce(pg_catalog.cardinality(tenants), 0) = 0 OR pg_catalog.string_to_array(_now, ',') @> tenants::text[] THEN
+        RETURN;  -- already noted: the common case
+    END IF;
+    PERFORM pg_catalog.set_config('skeldir.read_model_tenants', pg_catalog.array_to_string(ARRAY(
+        SELECT DISTINCT x FROM pg_catalog.unnest(pg_catalog.string_to_array(_now, ',') || tenants::text[]) AS x
+         ORDER BY x), ','), true);
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_enlist(uuid[]) IS
+    'Note tenants whose read-model deltas the transaction applies at commit. Raises nothing.';
+
+/**
+ * The deltas of mv_daily_revenue_summary when allocations or failed allocate tasks of some
+ * events change: an event counts once it is processed (it has an allocation, or a failed
+ * allocate task), so each event whose processed state this statement changed counts +1 or
+ * -1 with its own kind, currency, day and amount. `source` is the table written
+ * ('allocations' or 'failed'), `net` per event the rows that statement added (negative:
+ * removed), so the state before is the state now minus them. Runs in the writer's trigger,
+ * under its RLS; notes the tenants first (skeldir._read_model_enlist).
+ */
+CREATE FUNCTION skeldir._read_model_log_processed(source text, tenant_ids uuid[], event_ids bigint[], nets bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+BEGIN
+    PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT t FROM pg_catalog.unnest(_read_model_log_processed.tenant_ids) AS t));
+    -- PL/pgSQL, not SQL: the plan is cached for the session (planning this statement costs
+    -- more than running it for a batch's events).
+    INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, currency, kind, n, minor)
+    SELECT e.tenant_id, 'mv_daily_revenue_summary', (e.occurred_at AT TIME ZONE 'UTC')::date, e.currency::text,
+           e.kind, pg_catalog.sum(m.d), pg_catalog.sum(m.d * e.amount_minor)
+      FROM unnest(_read_model_log_processed.tenant_ids, _read_model_log_processed.event_ids,
+                  _read_model_log_processed.nets) AS u (t, e, net)  -- multi-array form: FROM only, unqualified
+     CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM skeldir.allocations AS a
+                          WHERE a.tenant_id = u.t AND a.event_id = u.e) AS a
+     CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM skeldir.worker_failed_jobs AS f
+                          WHERE f.tenant_id = u.t AND f.task_name = 'allocate' AND f.payload ->> 'event_id' = u.e::text) AS f
+     CROSS JOIN LATERAL (SELECT (a.n > 0 OR f.n > 0)::integer
+                                - (CASE WHEN _read_model_log_processed.source = 'allocations'
+                                        THEN a.n - u.net > 0 OR f.n > 0
+                                        ELSE a.n > 0 OR f.n - u.net > 0 END)::integer AS d) AS m
+      JOIN skeldir.attribution_events AS e ON e.tenant_id = u.t AND e.id = u.e
+     WHERE m.d <> 0
+     GROUP BY e.tenant_id, 3, e.currency, e.kind;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_log_processed(text, uuid[], bigint[], bigint[]) IS
+    'Daily-summary deltas of events whose processed state (allocated, or allocate gave up) a statement changed.';
+
+/**
+ * Trigger on skeldir.allocations (statement level, transition tables old_rows / new_rows):
+ * the deltas of the allocations written for mv_channel_performance and
+ * mv_allocation_summary (+ for new rows, - for old ones), and of the events whose
+ * allocation this statement made or removed for mv_daily_revenue_summary. The tenants are
+ * noted before each write of deltas (skeldir._read_model_enlist), which is what an
+ * immediate apply (SET CONSTRAINTS ... IMMEDIATE) fires on.
+ */
+CREATE FUNCTION skeldir._read_model_log_allocations() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _t   uuid[];
+    _e   bigint[];
+    _net bigint[];
+BEGIN
+    -- Per event, the allocation rows this statement added (negative: removed).
+    IF TG_OP = 'INSERT' THEN
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT r.tenant_id AS t, r.event_id AS e, pg_catalog.count(*) AS n FROM new_rows AS r GROUP BY 1, 2) AS c;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT r.tenant_id AS t, r.event_id AS e, -pg_catalog.count(*) AS n FROM old_rows AS r GROUP BY 1, 2) AS c;
+    ELSE
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT x.t, x.e, pg_catalog.sum(x.n)::bigint AS n
+                  FROM (SELECT r.tenant_id, r.event_id, 1 FROM new_rows AS r
+                        UNION ALL
+                        SELECT r.tenant_id, r.event_id, -1 FROM old_rows AS r) AS x (t, e, n)
+                 GROUP BY 1, 2) AS c;
+    END IF;
+    IF _t IS NULL THEN
+        RETURN NULL;  -- no row written (an idempotent redelivery)
+    END IF;
+    PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT t FROM pg_catalog.unnest(_t) AS t));
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, key2, currency, kind, n, minor)
+        SELECT r.tenant_id, 'mv_channel_performance', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, NULL,
+               r.currency::text, r.kind, pg_catalog.count(*), pg_catalog.sum(r.amount_minor)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 6, 7
+        UNION ALL
+        SELECT r.tenant_id, 'mv_allocation_summary', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, r.model,
+               r.currency::text, NULL, pg_catalog.count(*), pg_catalog.sum(r.amount_minor)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 5, 6;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT t FROM pg_catalog.unnest(_t) AS t));
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, key2, currency, kind, n, minor)
+        SELECT r.tenant_id, 'mv_channel_performance', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, NULL,
+               r.currency::text, r.kind, -pg_catalog.count(*), -pg_catalog.sum(r.amount_minor)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 6, 7
+        UNION ALL
+        SELECT r.tenant_id, 'mv_allocation_summary', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, r.model,
+               r.currency::text, NULL, -pg_catalog.count(*), -pg_catalog.sum(r.amount_minor)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 5, 6;
+    END IF;
+    PERFORM skeldir._read_model_log_processed('allocations', _t, _e, _net);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_log_allocations() IS
+    'Statement trigger on allocations: deltas of the allocation read models and of the daily summary.';
+
+/**
+ * Trigger on skeldir.worker_failed_jobs: an allocate task that gave up for good has
+ * processed its event, which counts in mv_daily_revenue_summary from then on, unless it was
+ * counted already (allocated, or an earlier failed task); a deleted failed task uncounts it
+ * when nothing else keeps it counted.
+ */
+CREATE FUNCTION skeldir._read_model_log_failed_jobs() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _t   uuid[];
+    _e   bigint[];
+    _net bigint[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT r.tenant_id AS t, (r.payload ->> 'event_id')::bigint AS e, pg_catalog.count(*) AS n
+                  FROM new_rows AS r
+                 WHERE r.task_name = 'allocate' AND r.payload ->> 'event_id' ~ '^[0-9]{1,18}$'
+                 GROUP BY 1, 2) AS c;
+    ELSE
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT r.tenant_id AS t, (r.payload ->> 'event_id')::bigint AS e, -pg_catalog.count(*) AS n
+                  FROM old_rows AS r
+                 WHERE r.task_name = 'allocate' AND r.payload ->> 'event_id' ~ '^[0-9]{1,18}$'
+                 GROUP BY 1, 2) AS c;
+    END IF;
+    IF _t IS NOT NULL THEN
+        PERFORM skeldir._read_model_log_processed('failed', _t, _e, _net);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_log_failed_jobs() IS
+    'Statement trigger on failed jobs: a failed allocate task counts its event in the daily summary.';
+
+/**
+ * Trigger on deletes and updates of skeldir.attribution_events (a retention delete, a
+ * purge, a manual fix): a processed event (allocated, or its allocate task gave up) leaves
+ * mv_daily_revenue_summary with its old values and, if it still exists, enters it with its
+ * new ones; mv_realtime_revenue is marked dirty. An event not processed yet counts nowhere,
+ * so its delete or update changes nothing there. Never fires on ingestion, which only
+ * inserts. (Allocations reference their event, so an event is deleted after its
+ * allocations, whose own trigger has uncounted it by then.)
+ */
+CREATE FUNCTION skeldir._read_model_log_events() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM old_rows) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT o.tenant_id FROM old_rows AS o));
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, currency, kind, n, minor)
+        SELECT o.tenant_id, 'mv_daily_revenue_summary', (o.occurred_at AT TIME ZONE 'UTC')::date, o.currency::text,
+               o.kind, -pg_catalog.count(*), -pg_catalog.sum(o.amount_minor)
+          FROM old_rows AS o
+         WHERE EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = o.tenant_id AND a.event_id = o.id)
+            OR EXISTS (SELECT FROM skeldir.worker_failed_jobs AS f
+                        WHERE f.tenant_id = o.tenant_id AND f.task_name = 'allocate' AND f.payload ->> 'event_id' = o.id::text)
+         GROUP BY 1, 3, 4, 5;
+    ELSE
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, currency, kind, n, minor)
+        SELECT x.tenant_id, 'mv_daily_revenue_summary', (x.occurred_at AT TIME ZONE 'UTC')::date, x.currency::text,
+               x.kind, pg_catalog.sum(x.sign), pg_catalog.sum(x.sign * x.amount_minor)
+          FROM (SELECT o.tenant_id, o.id, o.occurred_at, o.currency, o.kind, o.amount_minor, -1 AS sign FROM old_rows AS o
+                UNION ALL
+                SELECT n.tenant_id, n.id, n.occurred_at, n.currency, n.kind, n.amount_minor, 1 FROM new_rows AS n) AS x
+         WHERE EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = x.tenant_id AND a.event_id = x.id)
+            OR EXISTS (SELECT FROM skeldir.worker_failed_jobs AS f
+                        WHERE f.tenant_id = x.tenant_id AND f.task_name = 'allocate' AND f.payload ->> 'event_id' = x.id::text)
+         GROUP BY 1, 3, 4, 5
+        HAVING pg_catalog.sum(x.sign) <> 0 OR pg_catalog.sum(x.sign * x.amount_minor) <> 0;
+    END IF;
+    PERFORM skeldir._matview_touch('{mv_realtime_revenue}');
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_log_events() IS
+    'Statement trigger on event deletes/updates: processed events leave (and re-enter) the daily summary.';
+
+/**
+ * Trigger on skeldir.reconciliations: each row written counts -1 in the group (day of first
+ * sight, status, currency) it leaves and +1 in the one it enters, with its amounts.
+ */
+CREATE FUNCTION skeldir._read_model_log_reconciliations() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT r.tenant_id FROM new_rows AS r));
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, currency, n, minor, minor2)
+        SELECT r.tenant_id, 'mv_reconciliation_status', (r.first_seen_at AT TIME ZONE 'UTC')::date, r.status,
+               coalesce(r.order_currency, r.payment_currency, 'XXX')::text, pg_catalog.count(*),
+               coalesce(pg_catalog.sum(r.order_minor), 0), coalesce(pg_catalog.sum(r.payment_minor), 0)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 5;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT r.tenant_id FROM old_rows AS r));
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, currency, n, minor, minor2)
+        SELECT r.tenant_id, 'mv_reconciliation_status', (r.first_seen_at AT TIME ZONE 'UTC')::date, r.status,
+               coalesce(r.order_currency, r.payment_currency, 'XXX')::text, -pg_catalog.count(*),
+               -coalesce(pg_catalog.sum(r.order_minor), 0), -coalesce(pg_catalog.sum(r.payment_minor), 0)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 5;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_log_reconciliations() IS
+    'Statement trigger on reconciliations: -1 in the group a row leaves, +1 in the one it enters.';
+
+-- Transition tables allow one event per trigger. A statement trigger fires even when the
+-- statement wrote no row (an idempotent redelivery): then it writes nothing.
+CREATE TRIGGER allocations_log_insert AFTER INSERT ON skeldir.allocations
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_allocations();
+CREATE TRIGGER allocations_log_update AFTER UPDATE ON skeldir.allocations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_allocations();
+CREATE TRIGGER allocations_log_delete AFTER DELETE ON skeldir.allocations
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_allocations();
+CREATE TRIGGER attribution_events_log_update AFTER UPDATE ON skeldir.attribution_events
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_events();
+CREATE TRIGGER attribution_events_log_delete AFTER DELETE ON skeldir.attribution_events
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_events();
+CREATE TRIGGER reconciliations_log_insert AFTER INSERT ON skeldir.reconciliations
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_reconciliations();
+CREATE TRIGGER reconciliations_log_update AFTER UPDATE ON skeldir.reconciliations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_reconciliations();
+CREATE TRIGGER reconciliations_log_delete AFTER DELETE ON skeldir.reconciliations
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_reconciliations();
+CREATE TRIGGER worker_failed_jobs_log_insert AFTER INSERT ON skeldir.worker_failed_jobs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_failed_jobs();
+CREATE TRIGGER worker_failed_jobs_log_delete AFTER DELETE ON skeldir.worker_failed_jobs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION skeldir._read_model_log_failed_jobs();
+
+/**
+ * Folds a tenant's deltas of this transaction into one read model: takes them off
+ * skeldir.read_model_deltas, adds their sums per key to the rows (INSERT ... ON CONFLICT DO
+ * UPDATE, keys in ascending order, so two transactions lock shared keys in the same order),
+ * and deletes the touched rows whose count fell to zero, as a full recomputation has no row
+ * there. Costs the deltas, not the groups. Runs under the tenant's GUC. Returns the rows
+ * written. Raises 22023 for a view that is not kept by deltas.
+ */
+CREATE FUNCTION skeldir._read_model_fold(view_name text, tenant_id uuid) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _t    uuid := _read_model_fold.tenant_id;
+    _x    xid8 := pg_catalog.pg_current_xact_id();
+    _zero date[];
+    _rows bigint;
+BEGIN
+    CASE _read_model_fold.view_name
+    WHEN 'mv_daily_revenue_summary' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.xact = _x AND d.view_name = 'mv_daily_revenue_summary'
+            RETURNING d.day, d.currency, d.kind, d.n, d.minor
+        ), up AS (
+            INSERT INTO skeldir.mv_daily_revenue_summary AS m
+                   (tenant_id, day, currency, order_count, order_minor, payment_count, payment_minor,
+                    refund_count, refund_minor, event_count)
+            SELECT _t, x.day, x.currency,
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'order'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'order'), 0),
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'payment'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'payment'), 0),
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'refund'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'refund'), 0),
+                   pg_catalog.sum(x.n)
+              FROM taken AS x
+             GROUP BY x.day, x.currency
+             ORDER BY x.day, x.currency
+            ON CONFLICT ON CONSTRAINT mv_daily_revenue_summary_key DO UPDATE
+               SET order_count = m.order_count + excluded.order_count, order_minor = m.order_minor + excluded.order_minor,
+                   payment_count = m.payment_count + excluded.payment_count,
+                   payment_minor = m.payment_minor + excluded.payment_minor,
+                   refund_count = m.refund_count + excluded.refund_count,
+                   refund_minor = m.refund_minor + excluded.refund_minor,
+                   event_count = m.event_count + excluded.event_count
+            RETURNING m.day, m.event_count = 0 AS zero
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day) FILTER (WHERE u.zero), pg_catalog.count(*) INTO _zero, _rows FROM up AS u;
+        IF _zero IS NOT NULL THEN
+            DELETE FROM skeldir.mv_daily_revenue_summary AS m
+             WHERE m.tenant_id = _t AND m.day = ANY (_zero) AND m.event_count = 0;
+        END IF;
+    WHEN 'mv_channel_performance' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.xact = _x AND d.view_name = 'mv_channel_performance'
+            RETURNING d.day, d.key1, d.currency, d.kind, d.n, d.minor
+        ), up AS (
+            INSERT INTO skeldir.mv_channel_performance AS m
+                   (tenant_id, day, channel, currency, order_count, order_minor, payment_count, payment_minor,
+                    refund_count, refund_minor, net_minor)
+            SELECT _t, x.day, x.key1, x.currency,
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'order'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'order'), 0),
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'payment'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'payment'), 0),
+                   coalesce(pg_catalog.sum(x.n) FILTER (WHERE x.kind = 'refund'), 0),
+                   coalesce(pg_catalog.sum(x.minor) FILTER (WHERE x.kind = 'refund'), 0),
+                   pg_catalog.sum(x.minor)
+              FROM taken AS x
+             GROUP BY x.day, x.key1, x.currency
+             ORDER BY x.day, x.key1, x.currency
+            ON CONFLICT ON CONSTRAINT mv_channel_performance_key DO UPDATE
+               SET order_count = m.order_count + excluded.order_count, order_minor = m.order_minor + excluded.order_minor,
+                   payment_count = m.payment_count + excluded.payment_count,
+                   payment_minor = m.payment_minor + excluded.payment_minor,
+                   refund_count = m.refund_count + excluded.refund_count,
+                   refund_minor = m.refund_minor + excluded.refund_minor, net_minor = m.net_minor + excluded.net_minor
+            RETURNING m.day, m.order_count + m.payment_count + m.refund_count = 0 AS zero
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day) FILTER (WHERE u.zero), pg_catalog.count(*) INTO _zero, _rows FROM up AS u;
+        IF _zero IS NOT NULL THEN
+            DELETE FROM skeldir.mv_channel_performance AS m
+             WHERE m.tenant_id = _t AND m.day = ANY (_zero) AND m.order_count + m.payment_count + m.refund_count = 0;
+        END IF;
+    WHEN 'mv_allocation_summary' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.xact = _x AND d.view_name = 'mv_allocation_summary'
+            RETURNING d.day, d.key1, d.key2, d.currency, d.n, d.minor
+        ), up AS (
+            INSERT INTO skeldir.mv_allocation_summary AS m
+                   (tenant_id, day, model, channel, currency, event_count, allocated_minor)
+            SELECT _t, x.day, x.key2, x.key1, x.currency, pg_catalog.sum(x.n), pg_catalog.sum(x.minor)
+              FROM taken AS x
+             GROUP BY x.day, x.key2, x.key1, x.currency
+             ORDER BY x.day, x.key2, x.key1, x.currency
+            ON CONFLICT ON CONSTRAINT mv_allocation_summary_key DO UPDATE
+               SET event_count = m.event_count + excluded.event_count,
+                   allocated_minor = m.allocated_minor + excluded.allocated_minor
+            RETURNING m.day, m.event_count = 0 AS zero
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day) FILTER (WHERE u.zero), pg_catalog.count(*) INTO _zero, _rows FROM up AS u;
+        IF _zero IS NOT NULL THEN
+            DELETE FROM skeldir.mv_allocation_summary AS m
+             WHERE m.tenant_id = _t AND m.day = ANY (_zero) AND m.event_count = 0;
+        END IF;
+    WHEN 'mv_reconciliation_status' THEN
+        WITH taken AS (
+            DELETE FROM skeldir.read_model_deltas AS d
+             WHERE d.tenant_id = _t AND d.xact = _x AND d.view_name = 'mv_reconciliation_status'
+            RETURNING d.day, d.key1, d.currency, d.n, d.minor, d.minor2
+        ), up AS (
+            INSERT INTO skeldir.mv_reconciliation_status AS m
+                   (tenant_id, day, status, currency, ref_count, order_minor, payment_minor)
+            SELECT _t, x.day, x.key1, x.currency, pg_catalog.sum(x.n), pg_catalog.sum(x.minor), pg_catalog.sum(x.minor2)
+              FROM taken AS x
+             GROUP BY x.day, x.key1, x.currency
+             ORDER BY x.day, x.key1, x.currency
+            ON CONFLICT ON CONSTRAINT mv_reconciliation_status_key DO UPDATE
+               SET ref_count = m.ref_count + excluded.ref_count, order_minor = m.order_minor + excluded.order_minor,
+                   payment_minor = m.payment_minor + excluded.payment_minor
+            RETURNING m.day, m.ref_count = 0 AS zero
+        )
+        SELECT pg_catalog.array_agg(DISTINCT u.day) FILTER (WHERE u.zero), pg_catalog.count(*) INTO _zero, _rows FROM up AS u;
+        IF _zero IS NOT NULL THEN
+            DELETE FROM skeldir.mv_reconciliation_status AS m
+             WHERE m.tenant_id = _t AND m.day = ANY (_zero) AND m.ref_count = 0;
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'read model % is not kept by deltas', _read_model_fold.view_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Kept by deltas: mv_daily_revenue_summary, mv_channel_performance, mv_allocation_summary, mv_reconciliation_status.';
+    END CASE;
+    RETURN _rows;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_fold(text, uuid) IS
+    'Fold a tenant''s deltas of this transaction into a read model; drop rows whose count fell to zero. Raises 22023.';
+
+/**
+ * Constraint trigger on skeldir.read_model_deltas, deferred to the commit, fired once per
+ * delta row: if the row is still there (one primary-key probe), this transaction's deltas
+ * have not been applied yet, and it applies every tenant the transaction noted
+ * (skeldir._read_model_enlist) plus the row's own, tenants in ascending order and the four
+ * read models in name order per tenant. So every writer locks summary rows in one global
+ * order (tenant, view, key), and only from its commit's start to its end; the later
+ * firings find their row gone and return. The note only orders the work: a row whose
+ * tenant was not noted is applied by its own firing. SET CONSTRAINTS ... IMMEDIATE applies
+ * at the end of each statement instead (the pgTAP suites do, being one transaction). Runs
+ * as its owner: the deltas are committed by whoever wrote the base rows, app_user
+ * included, who may not touch the read models; it still works under each tenant's GUC.
+ */
+CREATE FUNCTION skeldir._read_model_apply() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    _guc    text := pg_catalog.current_setting('app.current_tenant_id', true);
+    _tenant uuid;
+    _view   text;
+BEGIN
+    PERFORM pg_catalog.set_config('app.current_tenant_id', NEW.tenant_id::text, true);
+    IF EXISTS (SELECT FROM skeldir.read_model_deltas AS d
+                WHERE d.tenant_id = NEW.tenant_id AND d.xact = NEW.xact AND d.view_name = NEW.view_name AND d.id = NEW.id) THEN
+        FOR _tenant IN SELECT DISTINCT x::uuid
+                         FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                                  nullif(pg_catalog.current_setting('skeldir.read_model_tenants', true), ''), ',')
+                                  || NEW.tenant_id::text) AS x
+                        ORDER BY 1 LOOP
+            PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
+            FOREACH _view IN ARRAY '{mv_allocation_summary,mv_channel_performance,mv_daily_revenue_summary,mv_reconciliation_status}'::text[] LOOP
+                PERFORM skeldir._read_model_fold(_view, _tenant);
+            END LOOP;
+        END LOOP;
+        PERFORM pg_catalog.set_config('skeldir.read_model_tenants', '', true);
+    END IF;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_guc, ''), true);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_apply() IS
+    'Deferred constraint trigger: apply the transaction''s read-model deltas at commit, tenants and keys in order.';
+REVOKE ALL ON FUNCTION skeldir._read_model_apply() FROM PUBLIC;
+-- The role boundary it crosses: app_user's commits fire it (a trigger function cannot be called directly).
+GRANT EXECUTE ON FUNCTION skeldir._read_model_apply() TO app_rw;
+
+CREATE CONSTRAINT TRIGGER read_model_deltas_apply AFTER INSERT ON skeldir.read_model_deltas
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION skeldir._read_model_apply();
+
+/**
+ * Recomputes one read model of one tenant whole from its base table (the rebuild): deletes
+ * the tenant's rows and inserts what the base rows give now. mv_daily_revenue_summary
+ * counts the processed events only (allocated, or their allocate task gave up): the others
+ * count when the worker processes them. Runs under the tenant's GUC. Returns the groups
+ * (days) and rows inserted. Raises 22023 for a view that is not kept by deltas.
+ */
+CREATE FUNCTION skeldir._read_model_recompute(view_name text, tenant_id uuid, OUT groups bigint, OUT rows bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _t uuid := _read_model_recompute.tenant_id;
+BEGIN
+    CASE _read_model_recompute.view_name
+    WHEN 'mv_daily_revenue_summary' THEN
+        DELETE FROM skeldir.mv_daily_revenue_summary AS m WHERE m.tenant_id = _t;
+        INSERT INTO skeldir.mv_daily_revenue_summary
+               (tenant_id, day, currency, order_count, order_minor, payment_count, payment_minor,
+                refund_count, refund_minor, event_count)
+        SELECT _t, (e.occurred_at AT TIME ZONE 'UTC')::date, e.currency::text,
+               pg_catalog.count(*) FILTER (WHERE e.kind = 'order'),
+               coalesce(pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'order'), 0)::bigint,
+               pg_catalog.count(*) FILTER (WHERE e.kind = 'payment'),
+               coalesce(pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'payment'), 0)::bigint,
+               pg_catalog.count(*) FILTER (WHERE e.kind = 'refund'),
+               coalesce(pg_catalog.sum(e.amount_minor) FILTER (WHERE e.kind = 'refund'), 0)::bigint,
+               pg_catalog.count(*)
+          FROM skeldir.attribution_events AS e
+         WHERE e.tenant_id = _t
+           AND (EXISTS (SELECT FROM skeldir.allocations AS a WHERE a.tenant_id = e.tenant_id AND a.event_id = e.id)
+                OR EXISTS (SELECT FROM skeldir.worker_failed_jobs AS f
+                            WHERE f.tenant_id = e.tenant_id AND f.task_name = 'allocate'
+                              AND f.payload ->> 'event_id' = e.id::text))
+         GROUP BY 2, e.currency;
+    WHEN 'mv_channel_performance' THEN
+        DELETE FROM skeldir.mv_channel_performance AS m WHERE m.tenant_id = _t;
+        INSERT INTO skeldir.mv_channel_performance
+               (tenant_id, day, channel, currency, order_count, order_minor, payment_count, payment_minor,
+                refund_count, refund_minor, net_minor)
+        SELECT _t, (a.occurred_at AT TIME ZONE 'UTC')::date, a.channel, a.currency::text,
+               pg_catalog.count(*) FILTER (WHERE a.kind = 'order'),
+               coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'order'), 0)::bigint,
+               pg_catalog.count(*) FILTER (WHERE a.kind = 'payment'),
+               coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'payment'), 0)::bigint,
+               pg_catalog.count(*) FILTER (WHERE a.kind = 'refund'),
+               coalesce(pg_catalog.sum(a.amount_minor) FILTER (WHERE a.kind = 'refund'), 0)::bigint,
+               pg_catalog.sum(a.amount_minor)::bigint
+          FROM skeldir.allocations AS a
+         WHERE a.tenant_id = _t
+         GROUP BY 2, a.channel, a.currency;
+    WHEN 'mv_allocation_summary' THEN
+        DELETE FROM skeldir.mv_allocation_summary AS m WHERE m.tenant_id = _t;
+        INSERT INTO skeldir.mv_allocation_summary
+               (tenant_id, day, model, channel, currency, event_count, allocated_minor)
+        SELECT _t, (a.occurred_at AT TIME ZONE 'UTC')::date, a.model, a.channel, a.currency::text,
+               pg_catalog.count(*), pg_catalog.sum(a.amount_minor)::bigint
+          FROM skeldir.allocations AS a
+         WHERE a.tenant_id = _t
+         GROUP BY 2, a.model, a.channel, a.currency;
+    WHEN 'mv_reconciliation_status' THEN
+        DELETE FROM skeldir.mv_reconciliation_status AS m WHERE m.tenant_id = _t;
+        INSERT INTO skeldir.mv_reconciliation_status
+               (tenant_id, day, status, currency, ref_count, order_minor, payment_minor)
+        SELECT _t, (r.first_seen_at AT TIME ZONE 'UTC')::date, r.status, coalesce(r.order_currency, r.payment_currency, 'XXX')::text,
+               pg_catalog.count(*),
+               coalesce(pg_catalog.sum(r.order_minor), 0)::bigint,
+               coalesce(pg_catalog.sum(r.payment_minor), 0)::bigint
+          FROM skeldir.reconciliations AS r
+         WHERE r.tenant_id = _t
+         GROUP BY 2, r.status, coalesce(r.order_currency, r.payment_currency, 'XXX');
+    ELSE
+        RAISE EXCEPTION 'read model % is not kept by deltas', _read_model_recompute.view_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Kept by deltas: mv_daily_revenue_summary, mv_channel_performance, mv_allocation_summary, mv_reconciliation_status.';
+    END CASE;
+    GET DIAGNOSTICS rows = ROW_COUNT;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(DISTINCT m.day) FROM skeldir.%I AS m WHERE m.tenant_id = $1',
+                              _read_model_recompute.view_name)
+       INTO groups USING _t;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_recompute(text, uuid) IS
+    'Recompute one tenant of a read model kept by deltas whole from its base table (the rebuild). Raises 22023.';
+
+/**
+ * The upkeep of a read model kept by deltas. Not full: nothing to do, the writers'
+ * transactions applied their deltas when they committed (skeldir._read_model_apply); kept
+ * so that skeldir.matview_refresh treats the five alike. Full (the rebuild): every tenant
+ * recomputed from the base tables, tenant by tenant under its GUC (the tables FORCE RLS),
+ * and this transaction's own pending deltas dropped (they are in the recomputation); the
+ * caller must keep writers out meanwhile (skeldir.read_models_rebuild locks the delta
+ * table). Returns the (tenant, day) groups written and the rows written.
+ */
+CREATE FUNCTION skeldir.read_model_upkeep(view_name text, full boolean DEFAULT false,
+    OUT groups bigint, OUT rows bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _tenant uuid;
+    _guc    text := pg_catalog.current_setting('app.current_tenant_id', true);
+    _r      record;
+BEGIN
+    groups := 0;
+    rows := 0;
+    IF NOT read_model_upkeep.full THEN
+        RETURN;
+    END IF;
+    FOR _tenant IN SELECT t.id FROM skeldir.tenants AS t ORDER BY t.id LOOP
+        PERFORM pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
+        DELETE FROM skeldir.read_model_deltas AS d
+         WHERE d.tenant_id = _tenant AND d.xact = pg_catalog.pg_current_xact_id() AND d.view_name = read_model_upkeep.view_name;
+        SELECT r.groups, r.rows INTO _r FROM skeldir._read_model_recompute(read_model_upkeep.view_name, _tenant) AS r;
+        groups := groups + _r.groups;
+        rows := rows + _r.rows;
+    END LOOP;
+    PERFORM pg_catalog.set_config('app.current_tenant_id', coalesce(_guc, ''), true);
+END;
+$$;
+COMMENT ON FUNCTION skeldir.read_model_upkeep(text, boolean) IS
+    'Upkeep of a read model kept by deltas: nothing pending outside a transaction; full: recompute every tenant (the rebuild).';
+
+/**
+ * The recovery path (after a crash, a restored backup, a manual fix): rebuilds every read
+ * model from the base tables. Waits for each view's advisory lock (so no refresh runs
+ * alongside), recomputes every tenant of the four tables and refreshes
+ * mv_realtime_revenue, all in one transaction, logs each view with `trigger` and clears
+ * the dirty flags whose generation did not move meanwhile. `skeldir db rebuild-read-models`
+ * calls it. Returns one row per view.
+ */
+CREATE FUNCTION skeldir.read_models_rebuild(trigger text DEFAULT 'rebuild')
+RETURNS TABLE (view_name text, outcome text, groups bigint, rows bigint, duration_ms double precision)
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _generation bigint;
+    _started    timestamptz;
+BEGIN
+    -- Every writer of a read model writes its deltas here first: writers still running are
+    -- waited for, new ones wait until the rebuild commits, and the ones that committed
+    -- before are all in the recomputation. A delta is counted once.
+    LOCK TABLE skeldir.read_model_deltas IN EXCLUSIVE MODE;
+    FOR view_name, _generation IN SELECT s.view_name, s.generation FROM skeldir.matview_state AS s ORDER BY s.view_name LOOP
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('skeldir.matview:' || view_name));
+        _started := pg_catalog.clock_timestamp();
+        IF view_name = 'mv_realtime_revenue' THEN
+            REFRESH MATERIALIZED VIEW CONCURRENTLY skeldir.mv_realtime_revenue;
+            groups := NULL;
+            rows := (SELECT pg_catalog.count(*) FROM skeldir.mv_realtime_revenue);
+        ELSE
+            SELECT u.groups, u.rows INTO groups, rows FROM skeldir.read_model_upkeep(read_models_rebuild.view_name, true) AS u;
+        END IF;
+        outcome := 'refreshed';
+        duration_ms := extract(epoch FROM pg_catalog.clock_timestamp() - _started) * 1000;
+        INSERT INTO skeldir.matview_refresh_log (view_name, trigger, started_at, duration_ms, rows, groups, outcome)
+        VALUES (read_models_rebuild.view_name, read_models_rebuild.trigger, _started, read_models_rebuild.duration_ms,
+                read_models_rebuild.rows, read_models_rebuild.groups, 'refreshed');
+        UPDATE skeldir.matview_state AS s
+           SET dirty = (s.generation <> _generation), refreshed_at = _started
+         WHERE s.view_name = read_models_rebuild.view_name;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION skeldir.read_models_rebuild(text) IS
+    'Rebuild every read model from the base tables under their advisory locks, logged; one row per view.';
+
+COMMIT;

@@ -1,0 +1,4 @@
+-- Verify skeldir:function_task_allocate on pg
+SELECT 1 / pg_catalog.count(*)::integer
+  FROM pg_catalog.pg_proc
+ WHERE oid = 'skeldir._task_allocate(jsonb)'::regprocedure AND prosrc LIKE '%_allocation_model%';
