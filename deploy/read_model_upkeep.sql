@@ -55,7 +55,9 @@ ALTER MATERIALIZED VIEW skeldir.mv_realtime_revenue RENAME TO mv_realtime_revenu
 /**
  * The last 24 hours of skeldir.realtime_revenue: the buckets from the one that holds
  * now() - 24 hours on, whole. The window is applied when read, so nothing has to be
- * refreshed as time passes.
+ * refreshed as time passes. Owned by matview_owner (BYPASSRLS), as the materialized view
+ * was: it reads every tenant's rows, and api.realtime_revenue keeps the current tenant's.
+ * No app role may select it.
  */
 CREATE VIEW skeldir.mv_realtime_revenue AS
 SELECT r.tenant_id, r.bucket, r.currency, r.order_count, r.order_minor, r.payment_count, r.payment_minor,
@@ -64,6 +66,9 @@ SELECT r.tenant_id, r.bucket, r.currency, r.order_count, r.order_minor, r.paymen
  WHERE r.bucket >= pg_catalog.date_bin('5 minutes', pg_catalog.now() - interval '24 hours', '2000-01-01 00:00:00+00');
 COMMENT ON VIEW skeldir.mv_realtime_revenue IS
     'Last 24 hours of revenue per tenant in whole 5-minute buckets (skeldir.realtime_revenue, window applied at read).';
+GRANT SELECT ON skeldir.realtime_revenue TO matview_owner;
+ALTER VIEW skeldir.mv_realtime_revenue OWNER TO matview_owner;
+GRANT SELECT ON skeldir.mv_realtime_revenue TO migration_owner;
 
 CREATE OR REPLACE VIEW api.realtime_revenue WITH (security_barrier) AS
 SELECT m.bucket, m.currency, m.order_count, m.order_minor, m.payment_count, m.payment_minor,

@@ -26,7 +26,8 @@ SELECT tenant_id, bucket, currency, order_count, order_minor, payment_count, pay
   FROM skeldir.realtime_revenue WHERE false;
 SELECT bucket FROM skeldir.read_model_deltas WHERE false;
 SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_class AS c
-             WHERE c.oid = 'skeldir.mv_realtime_revenue'::regclass AND c.relkind = 'v');
+             WHERE c.oid = 'skeldir.mv_realtime_revenue'::regclass AND c.relkind = 'v'
+               AND pg_catalog.pg_get_userbyid(c.relowner) = 'matview_owner');
 SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_class AS c
              WHERE c.oid = 'skeldir.realtime_revenue'::regclass AND c.relrowsecurity AND c.relforcerowsecurity);
 SELECT 1 / (SELECT pg_catalog.count(*)::integer FROM pg_catalog.pg_proc AS p

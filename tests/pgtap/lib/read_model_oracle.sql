@@ -18,6 +18,7 @@ SELECT e.tenant_id,
   FROM skeldir.attribution_events AS e
  GROUP BY 1, 2, 3;
 
+-- Whole 5-minute buckets, from the one that holds now() - 24 hours on.
 CREATE TEMP VIEW oracle_realtime_revenue AS
 SELECT e.tenant_id,
        date_bin('5 minutes', e.occurred_at, '2000-01-01 00:00:00+00') AS bucket,
@@ -29,7 +30,8 @@ SELECT e.tenant_id,
        count(*) FILTER (WHERE e.kind = 'refund') AS refund_count,
        coalesce(sum(e.amount_minor) FILTER (WHERE e.kind = 'refund'), 0)::bigint AS refund_minor
   FROM skeldir.attribution_events AS e
- WHERE e.occurred_at >= now() - interval '24 hours'
+ WHERE date_bin('5 minutes', e.occurred_at, '2000-01-01 00:00:00+00')
+       >= date_bin('5 minutes', now() - interval '24 hours', '2000-01-01 00:00:00+00')
  GROUP BY 1, 2, 3;
 
 CREATE TEMP VIEW oracle_channel_performance AS
