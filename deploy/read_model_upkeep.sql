@@ -87,6 +87,68 @@ ALTER TABLE skeldir.read_model_deltas
     ADD CONSTRAINT read_model_deltas_bucket_check CHECK ((bucket IS NOT NULL) = (view_name = 'mv_realtime_revenue'));
 
 /**
+ * Trigger on skeldir.allocations (statement level, transition tables old_rows / new_rows):
+ * the deltas of the allocations written for mv_channel_performance and
+ * mv_allocation_summary (+ for new rows, - for old ones), and of the events whose
+ * allocation this statement made or removed for mv_daily_revenue_summary and
+ * mv_realtime_revenue. The tenants are noted once, before the first write of deltas
+ * (skeldir._read_model_enlist), which is what an immediate apply (SET CONSTRAINTS ...
+ * IMMEDIATE) fires on.
+ */
+CREATE OR REPLACE FUNCTION skeldir._read_model_log_allocations() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    _t   uuid[];
+    _e   bigint[];
+    _net bigint[];
+BEGIN
+    -- Per event, the allocation rows this statement added (negative: removed).
+    IF TG_OP = 'INSERT' THEN
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT r.tenant_id AS t, r.event_id AS e, pg_catalog.count(*) AS n FROM new_rows AS r GROUP BY 1, 2) AS c;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT r.tenant_id AS t, r.event_id AS e, -pg_catalog.count(*) AS n FROM old_rows AS r GROUP BY 1, 2) AS c;
+    ELSE
+        SELECT pg_catalog.array_agg(c.t), pg_catalog.array_agg(c.e), pg_catalog.array_agg(c.n) INTO _t, _e, _net
+          FROM (SELECT x.t, x.e, pg_catalog.sum(x.n)::bigint AS n
+                  FROM (SELECT r.tenant_id, r.event_id, 1 FROM new_rows AS r
+                        UNION ALL
+                        SELECT r.tenant_id, r.event_id, -1 FROM old_rows AS r) AS x (t, e, n)
+                 GROUP BY 1, 2) AS c;
+    END IF;
+    IF _t IS NULL THEN
+        RETURN NULL;  -- no row written (an idempotent redelivery)
+    END IF;
+    PERFORM skeldir._read_model_enlist(ARRAY(SELECT DISTINCT t FROM pg_catalog.unnest(_t) AS t));
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, key2, currency, kind, n, minor)
+        SELECT r.tenant_id, 'mv_channel_performance', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, NULL,
+               r.currency::text, r.kind, pg_catalog.count(*), pg_catalog.sum(r.amount_minor)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 6, 7
+        UNION ALL
+        SELECT r.tenant_id, 'mv_allocation_summary', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, r.model,
+               r.currency::text, NULL, pg_catalog.count(*), pg_catalog.sum(r.amount_minor)
+          FROM new_rows AS r GROUP BY 1, 3, 4, 5, 6;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        INSERT INTO skeldir.read_model_deltas (tenant_id, view_name, day, key1, key2, currency, kind, n, minor)
+        SELECT r.tenant_id, 'mv_channel_performance', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, NULL,
+               r.currency::text, r.kind, -pg_catalog.count(*), -pg_catalog.sum(r.amount_minor)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 6, 7
+        UNION ALL
+        SELECT r.tenant_id, 'mv_allocation_summary', (r.occurred_at AT TIME ZONE 'UTC')::date, r.channel, r.model,
+               r.currency::text, NULL, -pg_catalog.count(*), -pg_catalog.sum(r.amount_minor)
+          FROM old_rows AS r GROUP BY 1, 3, 4, 5, 6;
+    END IF;
+    PERFORM skeldir._read_model_log_processed('allocations', _t, _e, _net);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._read_model_log_allocations() IS
+    'Statement trigger on allocations: deltas of the allocation read models and of the daily summary.';
+
+/**
  * The deltas of mv_daily_revenue_summary and mv_realtime_revenue when allocations or
  * failed allocate tasks of some events change: an event counts once it is processed (it
  * has an allocation, or a failed allocate task), so each event whose processed state this
