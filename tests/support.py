@@ -11,12 +11,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
+
+from skeldir.config import Settings
+from skeldir.ops.cluster import Cluster, last_line
 
 
 @dataclass
@@ -118,3 +122,19 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> int:
 class WorkerProcess:
     proc: subprocess.Popen
     metrics_url: str
+
+
+@contextmanager
+def own_cluster(cluster: Cluster, name: str) -> Iterator[Cluster]:
+    """A deployed PostgreSQL cluster of a test module's own (folder `<home>/<name>`, a free
+    port), so that stopping it never disturbs the session cluster; stopped at exit."""
+    settings = Settings(**{**cluster.settings.__dict__, "home": cluster.home / name, "port": free_port()})
+    c = Cluster(settings)
+    c.start()
+    c.bootstrap()
+    result = c.sqitch("deploy")
+    assert result.returncode == 0, last_line(result)
+    try:
+        yield c
+    finally:
+        c.stop("immediate")

@@ -17,24 +17,17 @@ import psycopg
 import pytest
 from support_health import Stack, promtool_check, scrape, series, value
 
-from skeldir.config import Settings
 from skeldir.ops import admin
-from skeldir.ops.cluster import Cluster, last_line
-from support import as_tenant, dumps, free_port, stripe_event, stripe_signature, wait_for
+from skeldir.ops.cluster import Cluster
+from support import as_tenant, dumps, own_cluster, stripe_event, stripe_signature, wait_for
 
 TIMEOUT = httpx.Timeout(20.0)
 
 
 @pytest.fixture(scope="module")
 def private_cluster(cluster: Cluster) -> Iterator[Cluster]:
-    settings = Settings(**{**cluster.settings.__dict__, "home": cluster.home / "faults", "port": free_port()})
-    c = Cluster(settings)
-    c.start()
-    c.bootstrap()
-    result = c.sqitch("deploy")
-    assert result.returncode == 0, last_line(result)
-    yield c
-    c.stop("immediate")
+    with own_cluster(cluster, "faults") as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -15,22 +15,25 @@ import httpx
 import pytest
 from support_health import Stack, scrape, value
 
-from skeldir.config import Settings
 from skeldir.ops import admin
-from skeldir.ops.cluster import Cluster, last_line
-from support import dumps, free_port, skeldir_process, stop_process, stripe_event, stripe_signature, wait_for, wait_http
+from skeldir.ops.cluster import Cluster
+from support import (
+    dumps,
+    free_port,
+    own_cluster,
+    skeldir_process,
+    stop_process,
+    stripe_event,
+    stripe_signature,
+    wait_for,
+    wait_http,
+)
 
 
 @pytest.fixture(scope="module")
 def private_cluster(cluster: Cluster) -> Iterator[Cluster]:
-    settings = Settings(**{**cluster.settings.__dict__, "home": cluster.home / "startup", "port": free_port()})
-    c = Cluster(settings)
-    c.start()
-    c.bootstrap()
-    result = c.sqitch("deploy")
-    assert result.returncode == 0, last_line(result)
-    yield c
-    c.stop("immediate")
+    with own_cluster(cluster, "startup") as c:
+        yield c
 
 
 def status(url: str) -> int:
