@@ -194,7 +194,7 @@ AMOUNTS = st.one_of(
 )
 QUERY = st.lists(
     st.sampled_from(["utm_source=", "utm_medium=", "utm_campaign=", "referrer=", "landing_page=", "a", "%20", "%e2%82%ac",
-                     "%ff", "%", "%2", "+", "&", "#", "?", "=", "x", "é"]),
+                     "%ff", "%", "%2", "+", "&", "#", "?", "=", "x", "é", "xutm_source=", "utm_"]),
     max_size=10,
 ).map("".join)
 VALUES = st.one_of(
