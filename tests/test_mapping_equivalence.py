@@ -200,7 +200,8 @@ QUERY = st.lists(
 VALUES = st.one_of(
     st.sampled_from([None, "", " ", "  x  ", 0, 1, -1, 1.5, 18446744073709551617, True, [], {}, ["a"], {"a": 1},
                      "usd", "USD", " eur ", "ZZZ", "JPY", "KWD", "paid", "refund", "failure", "pending",
-                     "completed", "processing", "_wc_order_attribution_utm_source", "utm_source", "up"]),
+                     "completed", "processing", "_wc_order_attribution_utm_source", "utm_source", "up",
+                     " c@example.com ", " o-1 ", " 12.30 ", "\t"]),
     TIMESTAMPS,
     AMOUNTS,
     QUERY,
