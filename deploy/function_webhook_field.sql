@@ -2,33 +2,33 @@
 -- Reworked after v1.0.0 (issue 21, lever 4): the per-field helpers become SQL-standard
 -- single expressions the planner inlines into the mappings' own expressions, so reading a
 -- field is no PL/pgSQL call (each cost a call, a search_path save and restore and, for
--- _timestamp, a subtransaction). Same values, same SK422 reasons and details: a refusal
--- goes through skeldir._refuse, called only on the error branch; what the inlined test
--- cannot vouch for (a timestamp it does not recognise, an escaped query parameter) takes
--- the v1.0.0 code, kept as skeldir._timestamp_checked and skeldir._query_param_decoded.
--- Signatures are unchanged (the mappings and the released revert depend on them); the
--- helpers that may refuse are STABLE, like their raiser, so the planner never runs the
--- raiser while folding constants (an IMMUTABLE raiser with constant arguments would be run,
--- and raise, at plan time on a branch never taken).
+-- _timestamp, a subtransaction). Each expression answers only what it can vouch for (a value
+-- of the expected type, a timestamp of the usual forms, a query parameter without escapes);
+-- everything else, every refusal included, is answered by the v1.0.0 code itself, kept under
+-- the name <helper>_checked (or _query_param_decoded): same values, same SK422 reasons and
+-- details by construction. The expressions are kept small: PL/pgSQL initialises each one
+-- once per transaction, and the ingest path runs a few deliveries per transaction.
+-- Signatures are unchanged (the mappings and the released revert depend on them).
 BEGIN;
 
-/**
- * Raises SK422 with the dead-letter reason and, when not NULL, its detail; never returns.
- * The one PL/pgSQL call of an inlined helper, on its error branch only: kind (a NULL of the
- * helper's result type) gives the expression its type. STABLE, not IMMUTABLE: never run by
- * the planner while it folds constants.
- */
-CREATE FUNCTION skeldir._refuse(kind anyelement, reason text, detail text) RETURNS anyelement
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+/** The v1.0.0 skeldir._field: every answer of a value the inlined one does not vouch for. Raises SK422. */
+CREATE FUNCTION skeldir._field_checked(doc jsonb, path text, want text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+DECLARE
+    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
 BEGIN
-    IF detail IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = reason;
+    IF _value IS NULL OR _value = 'null'::jsonb THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'missing_field:' || path;
     END IF;
-    RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = reason, DETAIL = detail;
+    IF pg_catalog.jsonb_typeof(_value) <> want THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:' || path,
+            DETAIL = pg_catalog.format('expected %s, got %s', want, pg_catalog.jsonb_typeof(_value));
+    END IF;
+    RETURN _value;
 END;
 $$;
-COMMENT ON FUNCTION skeldir._refuse(anyelement, text, text) IS
-    'Raises SK422 <reason> with its detail; the error branch of the inlined field helpers. Raises SK422.';
+COMMENT ON FUNCTION skeldir._field_checked(jsonb, text, text) IS
+    'Required typed field (v1.0.0 code). Raises SK422 missing_field:<path> | bad_type:<path>.';
 
 /**
  * The JSON value at a dotted path, required and of the given jsonb type.
@@ -37,27 +37,32 @@ COMMENT ON FUNCTION skeldir._refuse(anyelement, text, text) IS
  */
 CREATE OR REPLACE FUNCTION skeldir._field(doc jsonb, path text, want text) RETURNS jsonb
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE
-        WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = want
-            THEN doc #> pg_catalog.string_to_array(path, '.')
-        WHEN coalesce(pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')), 'null') = 'null'
-            THEN skeldir._refuse(NULL::jsonb, 'missing_field:' || path, NULL)
-        ELSE skeldir._refuse(NULL::jsonb, 'bad_type:' || path, pg_catalog.format('expected %s, got %s',
-                 want, pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')))) END;
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = want THEN doc #> pg_catalog.string_to_array(path, '.')
+                ELSE skeldir._field_checked(doc, path, want) END;
 END;
 COMMENT ON FUNCTION skeldir._field(jsonb, text, text) IS
     'Required typed field. Raises SK422 missing_field:<path> | bad_type:<path>.';
 
+/** The v1.0.0 skeldir._text, for what the inlined one does not vouch for. Raises SK422. */
+CREATE FUNCTION skeldir._text_checked(doc jsonb, path text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+DECLARE
+    _value text := skeldir._field(doc, path, 'string') #>> '{}';
+BEGIN
+    IF pg_catalog.btrim(_value) = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'missing_field:' || path;
+    END IF;
+    RETURN _value;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._text_checked(jsonb, text) IS 'Required non-empty string (v1.0.0 code). Raises SK422.';
+
 /** A required non-empty string field. Raises SK422 like skeldir._field. Inlined (BEGIN ATOMIC). */
 CREATE OR REPLACE FUNCTION skeldir._text(doc jsonb, path text) RETURNS text
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE
-        WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) <> 'string'
-          OR doc #> pg_catalog.string_to_array(path, '.') IS NULL
-            THEN skeldir._field(doc, path, 'string') #>> '{}'  -- refuses: missing or not a string
-        WHEN pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')) = ''
-            THEN skeldir._refuse(NULL::text, 'missing_field:' || path, NULL)
-        ELSE doc #>> pg_catalog.string_to_array(path, '.') END;
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = 'string' AND pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')) <> ''
+                THEN doc #>> pg_catalog.string_to_array(path, '.')
+                ELSE skeldir._text_checked(doc, path) END;
 END;
 COMMENT ON FUNCTION skeldir._text(jsonb, text) IS 'Required non-empty string. Raises SK422.';
 
@@ -74,6 +79,25 @@ LANGUAGE sql STABLE BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION skeldir._ident(jsonb, text) IS 'Required id, string or exact number. Raises SK422.';
 
+/** The v1.0.0 skeldir._optional_ident, for what the inlined one does not vouch for. Raises SK422. */
+CREATE FUNCTION skeldir._optional_ident_checked(doc jsonb, path text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+DECLARE
+    _value jsonb := doc #> pg_catalog.string_to_array(path, '.');
+BEGIN
+    IF _value IS NULL OR _value = 'null'::jsonb THEN
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.jsonb_typeof(_value) NOT IN ('string', 'number') THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:' || path,
+            DETAIL = pg_catalog.format('expected string or number, got %s', pg_catalog.jsonb_typeof(_value));
+    END IF;
+    RETURN nullif(pg_catalog.btrim(_value #>> '{}'), '');
+END;
+$$;
+COMMENT ON FUNCTION skeldir._optional_ident_checked(jsonb, text) IS
+    'Optional id (v1.0.0 code), string or exact number, else NULL. Raises SK422 bad_type.';
+
 /**
  * An optional identifier: NULL when absent or JSON null, the text of a string or exact
  * number otherwise. Anything else (an object, an array, a boolean) is not an identifier:
@@ -82,13 +106,9 @@ COMMENT ON FUNCTION skeldir._ident(jsonb, text) IS 'Required id, string or exact
  */
 CREATE OR REPLACE FUNCTION skeldir._optional_ident(doc jsonb, path text) RETURNS text
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE
-        WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) IN ('string', 'number')
-            THEN nullif(pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')), '')
-        WHEN coalesce(pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')), 'null') = 'null'
-            THEN NULL
-        ELSE skeldir._refuse(NULL::text, 'bad_type:' || path, pg_catalog.format('expected string or number, got %s',
-                 pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')))) END;
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) IN ('string', 'number') THEN nullif(pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')), '')
+                WHEN coalesce(doc #> pg_catalog.string_to_array(path, '.'), 'null') = 'null' THEN NULL
+                ELSE skeldir._optional_ident_checked(doc, path) END;  -- refused
 END;
 COMMENT ON FUNCTION skeldir._optional_ident(jsonb, text) IS 'Optional id, string or exact number, else NULL. Raises SK422 bad_type.';
 
@@ -96,37 +116,47 @@ COMMENT ON FUNCTION skeldir._optional_ident(jsonb, text) IS 'Optional id, string
  * Major units (a decimal string) to integer minor units at a currency's ISO 4217 exponent,
  * exactly: amount * 10^exponent must be a whole number that fits in bigint. For a currency
  * the caller has already validated and looked up (the mappings read skeldir.currencies once
- * per delivery); skeldir._minor_units(amount, currency) looks the exponent up itself.
- * currency only names the currency in the detail. Raises SK422 bad_amount. Inlined (BEGIN ATOMIC).
+ * per delivery, exponent included); an amount it does not vouch for is answered by
+ * skeldir._minor_units(amount, currency), which refuses it as v1.0.0 did.
+ * Raises SK422 bad_amount. Inlined (BEGIN ATOMIC).
  */
 CREATE FUNCTION skeldir._minor_units_at(amount text, currency text, exponent integer) RETURNS bigint
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE
-        WHEN amount IS NULL OR pg_catalog.btrim(amount) !~ '^-?[0-9]+(\.[0-9]+)?$'
-            THEN skeldir._refuse(NULL::bigint, 'bad_amount',
-                     pg_catalog.format('not a decimal amount: %L', pg_catalog.left(amount, 40)))
-        WHEN pg_catalog.min_scale(pg_catalog.btrim(amount)::numeric) > exponent
-          OR pg_catalog.abs(pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent)) > 9223372036854775807
-            THEN skeldir._refuse(NULL::bigint, 'bad_amount',
-                     pg_catalog.format('%s is not a whole number of %s minor units', amount, currency))
-        ELSE (pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent))::bigint END;
+    SELECT CASE WHEN pg_catalog.btrim(amount) ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+                    CASE WHEN pg_catalog.min_scale(pg_catalog.btrim(amount)::numeric) <= exponent
+                          AND pg_catalog.abs(pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent)) <= 9223372036854775807
+                         THEN (pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent))::bigint
+                         ELSE skeldir._minor_units(amount, currency) END
+                ELSE skeldir._minor_units(amount, currency) END;
 END;
 COMMENT ON FUNCTION skeldir._minor_units_at(text, text, integer) IS
     'Exact major-to-minor conversion at a known ISO 4217 exponent. Raises SK422 bad_amount.';
 
+/** The v1.0.0 skeldir._minor_integer, for what the inlined one does not vouch for. Raises SK422. */
+CREATE FUNCTION skeldir._minor_integer_checked(doc jsonb, path text) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+DECLARE
+    _value numeric := (skeldir._field(doc, path, 'number') #>> '{}')::numeric;
+BEGIN
+    IF _value <> pg_catalog.trunc(_value) OR _value < 0 OR _value > 9223372036854775807 THEN
+        RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount',
+            DETAIL = pg_catalog.format('%s at %s is not a non-negative integer', _value, path);
+    END IF;
+    RETURN _value::bigint;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._minor_integer_checked(jsonb, text) IS
+    'Required non-negative integer minor-unit amount (v1.0.0 code). Raises SK422 bad_amount | bad_type.';
+
 /** A required integer amount already in minor units (Stripe). Raises SK422. Inlined (BEGIN ATOMIC). */
 CREATE OR REPLACE FUNCTION skeldir._minor_integer(doc jsonb, path text) RETURNS bigint
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE
-        WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) IS DISTINCT FROM 'number'
-            THEN (skeldir._field(doc, path, 'number') #>> '{}')::bigint  -- refuses: missing or not a number
-        WHEN (doc #> pg_catalog.string_to_array(path, '.'))::numeric
-                 <> pg_catalog.trunc((doc #> pg_catalog.string_to_array(path, '.'))::numeric)
-          OR (doc #> pg_catalog.string_to_array(path, '.'))::numeric < 0
-          OR (doc #> pg_catalog.string_to_array(path, '.'))::numeric > 9223372036854775807
-            THEN skeldir._refuse(NULL::bigint, 'bad_amount', pg_catalog.format('%s at %s is not a non-negative integer',
-                     (doc #> pg_catalog.string_to_array(path, '.'))::numeric, path))
-        ELSE (doc #> pg_catalog.string_to_array(path, '.'))::numeric::bigint END;
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = 'number' THEN  -- only then is the cast safe
+                    CASE WHEN (doc #> pg_catalog.string_to_array(path, '.'))::numeric >= 0 AND (doc #> pg_catalog.string_to_array(path, '.'))::numeric <= 9223372036854775807
+                          AND pg_catalog.min_scale((doc #> pg_catalog.string_to_array(path, '.'))::numeric) = 0
+                         THEN (doc #> pg_catalog.string_to_array(path, '.'))::numeric::bigint
+                         ELSE skeldir._minor_integer_checked(doc, path) END
+                ELSE skeldir._minor_integer_checked(doc, path) END;
 END;
 COMMENT ON FUNCTION skeldir._minor_integer(jsonb, text) IS
     'Required non-negative integer minor-unit amount. Raises SK422 bad_amount | bad_type.';
@@ -218,9 +248,7 @@ COMMENT ON FUNCTION skeldir._timestamp_checked(jsonb, text) IS
 CREATE OR REPLACE FUNCTION skeldir._timestamp(doc jsonb, path text) RETURNS timestamptz
 LANGUAGE sql STABLE BEGIN ATOMIC
     SELECT CASE
-        WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) <> 'string'
-          OR doc #> pg_catalog.string_to_array(path, '.') IS NULL
-            THEN skeldir._timestamp_checked(doc, path)
+        -- The text of a JSON value that is not a string (a number, an object...) never has these shapes.
         WHEN (doc #>> pg_catalog.string_to_array(path, '.')) ~ ('^[1-9][0-9]{3}-'
                  '(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)'
                  '[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?'

@@ -200,6 +200,9 @@ COMMENT ON FUNCTION skeldir._decimal(jsonb, text) IS 'Required decimal amount (s
 DROP FUNCTION skeldir._timestamp_checked(jsonb, text);
 DROP FUNCTION skeldir._query_param_decoded(text, text);
 DROP FUNCTION skeldir._minor_units_at(text, text, integer);
-DROP FUNCTION skeldir._refuse(anyelement, text, text);
+DROP FUNCTION skeldir._minor_integer_checked(jsonb, text);
+DROP FUNCTION skeldir._optional_ident_checked(jsonb, text);
+DROP FUNCTION skeldir._text_checked(jsonb, text);
+DROP FUNCTION skeldir._field_checked(jsonb, text, text);
 
 COMMIT;

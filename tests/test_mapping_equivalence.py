@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
+from test_projection_property import SAMPLES
 
 from support import Database
-from test_projection_property import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "mappings"
@@ -58,7 +58,9 @@ def released_functions() -> str:
     body = []
     for script in scripts:
         script = re.sub(r"^(BEGIN|COMMIT);$", "", script, flags=re.M)
-        script = re.sub(r"CREATE TYPE skeldir\.webhook_event AS \(.*?\);\nCOMMENT ON TYPE [^\n]*\n", "", script, flags=re.S)
+        script = re.sub(
+            r"CREATE TYPE skeldir\.webhook_event AS \(.*?\);\nCOMMENT ON TYPE [^\n]*\n", "", script, flags=re.S
+        )
         body.append(rename.sub(r"mapping_v1.\1", script))
     return "\n".join(body)
 
@@ -102,6 +104,7 @@ def same(conn: psycopg.Connection, vendor: str, headers: Any, doc: Any) -> Any:
 
 # -- documents ---------------------------------------------------------------------------
 
+
 def samples() -> dict[str, list[tuple[dict, dict]]]:
     found: dict[str, list[tuple[dict, dict]]] = {v: [SAMPLES[v]] for v in VENDORS}
     for path in sorted(BENCH.glob("*.json")):
@@ -136,37 +139,101 @@ SAMPLE_DOCS = samples()
 # The fields each mapping reads, as paths into its samples (lists of keys and indexes).
 FIELDS: dict[str, list[list[Any]]] = {
     "stripe": [
-        ["type"], ["id"], ["created"], ["data"], ["data", "object"], ["data", "object", "id"],
-        ["data", "object", "currency"], ["data", "object", "amount"], ["data", "object", "amount_received"],
-        ["data", "object", "amount_refunded"], ["data", "object", "payment_intent"], ["data", "object", "metadata"],
-        ["data", "object", "metadata", "order_id"], ["data", "object", "refunds", "data"],
-        ["data", "object", "refunds", "data", 0, "id"], ["data", "object", "refunds", "data", 0, "amount"],
-        ["data", "object", "refunds", "data", 1, "status"], ["data", "object", "receipt_email"],
+        ["type"],
+        ["id"],
+        ["created"],
+        ["data"],
+        ["data", "object"],
+        ["data", "object", "id"],
+        ["data", "object", "currency"],
+        ["data", "object", "amount"],
+        ["data", "object", "amount_received"],
+        ["data", "object", "amount_refunded"],
+        ["data", "object", "payment_intent"],
+        ["data", "object", "metadata"],
+        ["data", "object", "metadata", "order_id"],
+        ["data", "object", "refunds", "data"],
+        ["data", "object", "refunds", "data", 0, "id"],
+        ["data", "object", "refunds", "data", 0, "amount"],
+        ["data", "object", "refunds", "data", 1, "status"],
+        ["data", "object", "receipt_email"],
     ],
     "shopify": [
-        ["id"], ["currency"], ["total_price"], ["created_at"], ["processed_at"], ["updated_at"],
-        ["financial_status"], ["landing_site"], ["referring_site"], ["source_name"], ["email"],
-        ["note_attributes"], ["note_attributes", 0, "value"], ["note_attributes", 0, "name"], ["refunds"],
-        ["refunds", 0], ["refunds", 0, "id"], ["refunds", 0, "processed_at"], ["refunds", 0, "created_at"],
-        ["refunds", 0, "transactions"], ["refunds", 0, "transactions", 0, "amount"],
-        ["refunds", 0, "transactions", 0, "currency"], ["refunds", 0, "transactions", 0, "parent_id"],
-        ["refunds", 0, "transactions", 0, "kind"], ["order_id"], ["transactions"], ["transactions", 0, "amount"],
+        ["id"],
+        ["currency"],
+        ["total_price"],
+        ["created_at"],
+        ["processed_at"],
+        ["updated_at"],
+        ["financial_status"],
+        ["landing_site"],
+        ["referring_site"],
+        ["source_name"],
+        ["email"],
+        ["note_attributes"],
+        ["note_attributes", 0, "value"],
+        ["note_attributes", 0, "name"],
+        ["refunds"],
+        ["refunds", 0],
+        ["refunds", 0, "id"],
+        ["refunds", 0, "processed_at"],
+        ["refunds", 0, "created_at"],
+        ["refunds", 0, "transactions"],
+        ["refunds", 0, "transactions", 0, "amount"],
+        ["refunds", 0, "transactions", 0, "currency"],
+        ["refunds", 0, "transactions", 0, "parent_id"],
+        ["refunds", 0, "transactions", 0, "kind"],
+        ["order_id"],
+        ["transactions"],
+        ["transactions", 0, "amount"],
         ["transactions", 0, "currency"],
     ],
     "woocommerce": [
-        ["id"], ["status"], ["currency"], ["total"], ["transaction_id"], ["date_paid_gmt"], ["date_created_gmt"],
-        ["date_modified_gmt"], ["meta_data"], ["meta_data", 0, "value"], ["meta_data", 0, "key"], ["refunds"],
-        ["refunds", 0], ["refunds", 0, "id"], ["refunds", 0, "total"], ["billing", "email"],
+        ["id"],
+        ["status"],
+        ["currency"],
+        ["total"],
+        ["transaction_id"],
+        ["date_paid_gmt"],
+        ["date_created_gmt"],
+        ["date_modified_gmt"],
+        ["meta_data"],
+        ["meta_data", 0, "value"],
+        ["meta_data", 0, "key"],
+        ["refunds"],
+        ["refunds", 0],
+        ["refunds", 0, "id"],
+        ["refunds", 0, "total"],
+        ["billing", "email"],
     ],
     "paypal": [
-        ["event_type"], ["id"], ["create_time"], ["resource"], ["resource", "id"], ["resource", "amount"],
-        ["resource", "amount", "value"], ["resource", "amount", "currency_code"], ["resource", "amount", "total"],
-        ["resource", "amount", "currency"], ["resource", "sale_id"], ["resource", "invoice_id"],
-        ["resource", "custom_id"], ["resource", "links"], ["resource", "links", 1, "href"],
+        ["event_type"],
+        ["id"],
+        ["create_time"],
+        ["resource"],
+        ["resource", "id"],
+        ["resource", "amount"],
+        ["resource", "amount", "value"],
+        ["resource", "amount", "currency_code"],
+        ["resource", "amount", "total"],
+        ["resource", "amount", "currency"],
+        ["resource", "sale_id"],
+        ["resource", "invoice_id"],
+        ["resource", "custom_id"],
+        ["resource", "links"],
+        ["resource", "links", 1, "href"],
     ],
     "standard": [
-        ["type"], ["order_ref"], ["payment_ref"], ["refund_ref"], ["amount"], ["currency"], ["occurred_at"],
-        ["attribution"], ["attribution", "utm_source"], ["customer_email"],
+        ["type"],
+        ["order_ref"],
+        ["payment_ref"],
+        ["refund_ref"],
+        ["amount"],
+        ["currency"],
+        ["occurred_at"],
+        ["attribution"],
+        ["attribution", "utm_source"],
+        ["customer_email"],
     ],
 }
 HEADERS = {
@@ -186,22 +253,95 @@ TIMESTAMPS = st.builds(
     st.sampled_from(["", "Z", "z", "+05", "+0530", "+05:30", "-14:59", "+15:00", "+16", "-99", " Z", "+5", "UTC"]),
 )
 AMOUNTS = st.one_of(
-    st.sampled_from(["12.30", "0", "-5.00", "1e3", " 12.30 ", "12.345", "0.001", "10.5", "", " ", "abc",
-                     "92233720368547758.07", "92233720368547758.08", "-0.00", "1.0000", "007"]),
+    st.sampled_from(
+        [
+            "12.30",
+            "0",
+            "-5.00",
+            "1e3",
+            " 12.30 ",
+            "12.345",
+            "0.001",
+            "10.5",
+            "",
+            " ",
+            "abc",
+            "92233720368547758.07",
+            "92233720368547758.08",
+            "-0.00",
+            "1.0000",
+            "007",
+        ]
+    ),
     st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
     st.integers(min_value=-(10**20), max_value=10**20),
     st.floats(allow_nan=False, allow_infinity=False, width=32),
 )
 QUERY = st.lists(
-    st.sampled_from(["utm_source=", "utm_medium=", "utm_campaign=", "referrer=", "landing_page=", "a", "%20", "%e2%82%ac",
-                     "%ff", "%", "%2", "+", "&", "#", "?", "=", "x", "é", "xutm_source=", "utm_"]),
+    st.sampled_from(
+        [
+            "utm_source=",
+            "utm_medium=",
+            "utm_campaign=",
+            "referrer=",
+            "landing_page=",
+            "a",
+            "%20",
+            "%e2%82%ac",
+            "%ff",
+            "%",
+            "%2",
+            "+",
+            "&",
+            "#",
+            "?",
+            "=",
+            "x",
+            "é",
+            "xutm_source=",
+            "utm_",
+        ]
+    ),
     max_size=10,
 ).map("".join)
 VALUES = st.one_of(
-    st.sampled_from([None, "", " ", "  x  ", 0, 1, -1, 1.5, 18446744073709551617, True, [], {}, ["a"], {"a": 1},
-                     "usd", "USD", " eur ", "ZZZ", "JPY", "KWD", "paid", "refund", "failure", "pending",
-                     "completed", "processing", "_wc_order_attribution_utm_source", "utm_source", "up",
-                     " c@example.com ", " o-1 ", " 12.30 ", "\t"]),
+    st.sampled_from(
+        [
+            None,
+            "",
+            " ",
+            "  x  ",
+            0,
+            1,
+            -1,
+            1.5,
+            18446744073709551617,
+            True,
+            [],
+            {},
+            ["a"],
+            {"a": 1},
+            "usd",
+            "USD",
+            " eur ",
+            "ZZZ",
+            "JPY",
+            "KWD",
+            "paid",
+            "refund",
+            "failure",
+            "pending",
+            "completed",
+            "processing",
+            "_wc_order_attribution_utm_source",
+            "utm_source",
+            "up",
+            " c@example.com ",
+            " o-1 ",
+            " 12.30 ",
+            "\t",
+        ]
+    ),
     TIMESTAMPS,
     AMOUNTS,
     QUERY,
@@ -215,7 +355,13 @@ def put(doc: Any, path: list[Any], value: Any) -> Any:
     doc = copy.deepcopy(doc)
     parent = doc
     for key in path[:-1]:
-        if isinstance(parent, dict) and key in parent or isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+        if (
+            isinstance(parent, dict)
+            and key in parent
+            or isinstance(parent, list)
+            and isinstance(key, int)
+            and key < len(parent)
+        ):
             parent = parent[key]
         else:
             return doc
@@ -246,6 +392,7 @@ def deliveries(draw: st.DrawFn, vendor: str) -> tuple[dict, Any]:
 
 # -- the tests ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_the_samples_map_as_in_v1(both: psycopg.Connection, vendor: str) -> None:
     """Not vacuous: the samples are revenue, and the reworked mapping returns the same facts."""
@@ -257,29 +404,85 @@ def test_the_samples_map_as_in_v1(both: psycopg.Connection, vendor: str) -> None
     assert facts > 0
 
 
-EDGES = [
-    ("standard", {"webhook-id": "m"}, {"type": "order.created", "order_ref": "o", "currency": "usd", "amount": "1",
-                                       "occurred_at": ts})
-    for ts in ["2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2024-04-31T00:00:00", "2024-12-31T23:59:59.999999-14:59",
-               "2024-01-01T24:00:00Z", "2024-01-01T10:00:00.1234567", "2024-01-01 10:00:00 +05", "2024-01-01-05",
-               "2024-01-01Z", "0000-01-01", "2024-01-01T10:00:00+16", "2024-01-01T10:00:00+15:30", "2024-13-01",
-               "2024-01-01T10:00", "2024-01-01", "2024-01-01t10:00:00Z", "２０２４-01-01"]
-] + [
-    ("paypal", {}, {"id": "WH", "event_type": "PAYMENT.CAPTURE.COMPLETED", "create_time": "2024-01-01T00:00:00Z",
-                    "resource": {"id": "C", "amount": {"value": amount, "currency_code": currency}, "custom_id": custom}})
-    for amount, currency, custom in [
-        ("10.50", "usd", "utm_source=a%20b+c&utm_medium=&referrer=%ff"),
-        ("10.5", "JPY", None), ("1.0001", "KWD", "utm_source"), ("12.345", "KWD", "x=1&utm_source=%e2%82%ac"),
-        ("92233720368547758.07", "USD", "utm_campaign=%2&landing_page=%"), ("92233720368547758.08", "USD", ""),
-        ("-1", "USD", "utm_source==&utm_medium=a#b"), ("1e3", "USD", None), (" 7 ", " usd ", None), ("7", "ZZZ", None),
-        ("7", "", None), (7, "USD", None), (7.25, "EUR", None), ("0.00", "BHD", "utm_source=%C3%A9t%C3%A9"),
+EDGES = (
+    [
+        (
+            "standard",
+            {"webhook-id": "m"},
+            {"type": "order.created", "order_ref": "o", "currency": "usd", "amount": "1", "occurred_at": ts},
+        )
+        for ts in [
+            "2024-02-29T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00",
+            "2024-12-31T23:59:59.999999-14:59",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T10:00:00.1234567",
+            "2024-01-01 10:00:00 +05",
+            "2024-01-01-05",
+            "2024-01-01Z",
+            "0000-01-01",
+            "2024-01-01T10:00:00+16",
+            "2024-01-01T10:00:00+15:30",
+            "2024-13-01",
+            "2024-01-01T10:00",
+            "2024-01-01",
+            "2024-01-01t10:00:00Z",
+            "２０２４-01-01",
+        ]
     ]
-] + [
-    ("stripe", {}, {"id": "evt", "type": "payment_intent.succeeded", "created": created,
-                    "data": {"object": {"id": "pi", "amount": amount, "currency": "usd"}}})
-    for created, amount in [(1.5, 100), (-1, 100), (1709287200, 100.0), (1709287200, -1), (1709287200, "100"),
-                            (1709287200, 9223372036854775808), (1709287200, 1e300), (None, 1), ("1709287200", 1)]
-]
+    + [
+        (
+            "paypal",
+            {},
+            {
+                "id": "WH",
+                "event_type": "PAYMENT.CAPTURE.COMPLETED",
+                "create_time": "2024-01-01T00:00:00Z",
+                "resource": {"id": "C", "amount": {"value": amount, "currency_code": currency}, "custom_id": custom},
+            },
+        )
+        for amount, currency, custom in [
+            ("10.50", "usd", "utm_source=a%20b+c&utm_medium=&referrer=%ff"),
+            ("10.5", "JPY", None),
+            ("1.0001", "KWD", "utm_source"),
+            ("12.345", "KWD", "x=1&utm_source=%e2%82%ac"),
+            ("92233720368547758.07", "USD", "utm_campaign=%2&landing_page=%"),
+            ("92233720368547758.08", "USD", ""),
+            ("-1", "USD", "utm_source==&utm_medium=a#b"),
+            ("1e3", "USD", None),
+            (" 7 ", " usd ", None),
+            ("7", "ZZZ", None),
+            ("7", "", None),
+            (7, "USD", None),
+            (7.25, "EUR", None),
+            ("0.00", "BHD", "utm_source=%C3%A9t%C3%A9"),
+        ]
+    ]
+    + [
+        (
+            "stripe",
+            {},
+            {
+                "id": "evt",
+                "type": "payment_intent.succeeded",
+                "created": created,
+                "data": {"object": {"id": "pi", "amount": amount, "currency": "usd"}},
+            },
+        )
+        for created, amount in [
+            (1.5, 100),
+            (-1, 100),
+            (1709287200, 100.0),
+            (1709287200, -1),
+            (1709287200, "100"),
+            (1709287200, 9223372036854775808),
+            (1709287200, 1e300),
+            (None, 1),
+            ("1709287200", 1),
+        ]
+    ]
+)
 
 
 def test_edge_cases_map_as_in_v1(both: psycopg.Connection) -> None:
@@ -294,6 +497,8 @@ def test_edge_cases_map_as_in_v1(both: psycopg.Connection) -> None:
 @pytest.mark.parametrize("vendor", VENDORS)
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_broken_and_rewritten_documents_map_as_in_v1(both: psycopg.Connection, vendor: str, data: st.DataObject) -> None:
+def test_broken_and_rewritten_documents_map_as_in_v1(
+    both: psycopg.Connection, vendor: str, data: st.DataObject
+) -> None:
     headers, doc = data.draw(deliveries(vendor))
     same(both, vendor, headers, doc)

@@ -12,7 +12,10 @@ SELECT 'skeldir._field(jsonb, text, text)'::regprocedure,
        'skeldir._timestamp(jsonb, text)'::regprocedure,
        'skeldir._timestamp_checked(jsonb, text)'::regprocedure,
        'skeldir._decimal(jsonb, text)'::regprocedure,
-       'skeldir._refuse(anyelement, text, text)'::regprocedure,
+       'skeldir._field_checked(jsonb, text, text)'::regprocedure,
+       'skeldir._text_checked(jsonb, text)'::regprocedure,
+       'skeldir._optional_ident_checked(jsonb, text)'::regprocedure,
+       'skeldir._minor_integer_checked(jsonb, text)'::regprocedure,
        'skeldir.webhook_event'::regtype;
 -- The helpers read per field are single expressions the planner can inline.
 SELECT 1 / (count(*) = 0)::integer

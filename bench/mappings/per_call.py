@@ -26,7 +26,10 @@ CALL = (
     "SELECT count(skeldir._map_{vendor}(%(h)s, pg_catalog.jsonb_set(%(d)s, '{{id}}', pg_catalog.to_jsonb('x' || g))))"
     "  FROM pg_catalog.generate_series(1, %(n)s) AS g"
 )
-BASE = "SELECT count(pg_catalog.jsonb_set(%(d)s, '{id}', pg_catalog.to_jsonb('x' || g))) FROM pg_catalog.generate_series(1, %(n)s) AS g"
+BASE = (
+    "SELECT count(pg_catalog.jsonb_set(%(d)s, '{id}', pg_catalog.to_jsonb('x' || g)))"
+    "  FROM pg_catalog.generate_series(1, %(n)s) AS g"
+)
 
 
 def cpu_ns(pid: int) -> int:
@@ -39,12 +42,26 @@ def timed(conn: psycopg.Connection, pid: int, sql: str, params: dict) -> int:
     return cpu_ns(pid) - before
 
 
+def timed_each(conn: psycopg.Connection, pid: int, sql: str, params: dict, calls: int) -> int:
+    one = {**params, "n": 1}
+    before = cpu_ns(pid)
+    for _ in range(calls):
+        conn.execute(sql, one).fetchone()
+    return cpu_ns(pid) - before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", action="append", required=True, help="label=DSN (superuser or migration_owner)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--cases", default="")
+    parser.add_argument(
+        "--per-transaction",
+        action="store_true",
+        help="each call its own statement and transaction (as a single delivery is): expression"
+        " and plan set-up per transaction included; --calls of them",
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     dsns = dict(item.split("=", 1) for item in args.dsn)
@@ -63,15 +80,31 @@ def main() -> None:
             timed(conn, pids[label], CALL.format(vendor=vendor), params)
         for _ in range(args.rounds):
             for label, conn in conns.items():
-                spent = timed(conn, pids[label], CALL.format(vendor=vendor), params)
-                base = timed(conn, pids[label], BASE, params)
+                if args.per_transaction:
+                    spent = timed_each(conn, pids[label], CALL.format(vendor=vendor), params, args.calls)
+                    base = timed_each(conn, pids[label], BASE, params, args.calls)
+                else:
+                    spent = timed(conn, pids[label], CALL.format(vendor=vendor), params)
+                    base = timed(conn, pids[label], BASE, params)
                 per[label].append(round((spent - base) / args.calls / 1000, 1))
-        line = "  ".join(f"{label} {statistics.median(v):6.1f} µs ({', '.join(map(str, v))})" for label, v in per.items())
+        line = "  ".join(
+            f"{label} {statistics.median(v):6.1f} µs ({', '.join(map(str, v))})" for label, v in per.items()
+        )
         labels = list(conns)
         ratio = statistics.median(per[labels[-1]]) / statistics.median(per[labels[0]]) if len(labels) > 1 else 1.0
         print(f"{case:15} {line}  {labels[-1]}/{labels[0]} {ratio:.2f}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"calls": args.calls, "rounds": args.rounds, "us_per_call": results}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "calls": args.calls,
+                    "rounds": args.rounds,
+                    "per_transaction": args.per_transaction,
+                    "us_per_call": results,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":
