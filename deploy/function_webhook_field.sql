@@ -8,6 +8,9 @@
 -- the name <helper>_checked (or _query_param_decoded): same values, same SK422 reasons and
 -- details by construction. The expressions are kept small: PL/pgSQL initialises each one
 -- once per transaction, and the ingest path runs a few deliveries per transaction.
+-- A fallback takes the same arguments as the test that chose it: when the planner folds a call
+-- with constant arguments, it folds the test too, so it never runs a fallback on a branch not
+-- taken (the _checked functions keep v1.0.0's volatility, as its code could be folded then).
 -- Signatures are unchanged (the mappings and the released revert depend on them).
 BEGIN;
 
@@ -37,7 +40,8 @@ COMMENT ON FUNCTION skeldir._field_checked(jsonb, text, text) IS
  */
 CREATE OR REPLACE FUNCTION skeldir._field(doc jsonb, path text, want text) RETURNS jsonb
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = want THEN doc #> pg_catalog.string_to_array(path, '.')
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = want
+                THEN doc #> pg_catalog.string_to_array(path, '.')
                 ELSE skeldir._field_checked(doc, path, want) END;
 END;
 COMMENT ON FUNCTION skeldir._field(jsonb, text, text) IS
@@ -60,7 +64,8 @@ COMMENT ON FUNCTION skeldir._text_checked(jsonb, text) IS 'Required non-empty st
 /** A required non-empty string field. Raises SK422 like skeldir._field. Inlined (BEGIN ATOMIC). */
 CREATE OR REPLACE FUNCTION skeldir._text(doc jsonb, path text) RETURNS text
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = 'string' AND pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')) <> ''
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = 'string'
+                 AND pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')) <> ''
                 THEN doc #>> pg_catalog.string_to_array(path, '.')
                 ELSE skeldir._text_checked(doc, path) END;
 END;
@@ -106,8 +111,10 @@ COMMENT ON FUNCTION skeldir._optional_ident_checked(jsonb, text) IS
  */
 CREATE OR REPLACE FUNCTION skeldir._optional_ident(doc jsonb, path text) RETURNS text
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) IN ('string', 'number') THEN nullif(pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')), '')
-                WHEN coalesce(doc #> pg_catalog.string_to_array(path, '.'), 'null') = 'null' THEN NULL
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) IN ('string', 'number')
+                THEN nullif(pg_catalog.btrim(doc #>> pg_catalog.string_to_array(path, '.')), '')
+                WHEN coalesce(doc #> pg_catalog.string_to_array(path, '.'), 'null') = 'null'
+                THEN NULL
                 ELSE skeldir._optional_ident_checked(doc, path) END;  -- refused
 END;
 COMMENT ON FUNCTION skeldir._optional_ident(jsonb, text) IS 'Optional id, string or exact number, else NULL. Raises SK422 bad_type.';
@@ -124,7 +131,8 @@ CREATE FUNCTION skeldir._minor_units_at(amount text, currency text, exponent int
 LANGUAGE sql STABLE BEGIN ATOMIC
     SELECT CASE WHEN pg_catalog.btrim(amount) ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
                     CASE WHEN pg_catalog.min_scale(pg_catalog.btrim(amount)::numeric) <= exponent
-                          AND pg_catalog.abs(pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent)) <= 9223372036854775807
+                          AND pg_catalog.abs(pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent))
+                              <= 9223372036854775807
                          THEN (pg_catalog.btrim(amount)::numeric * (10::numeric ^ exponent))::bigint
                          ELSE skeldir._minor_units(amount, currency) END
                 ELSE skeldir._minor_units(amount, currency) END;
@@ -151,8 +159,9 @@ COMMENT ON FUNCTION skeldir._minor_integer_checked(jsonb, text) IS
 /** A required integer amount already in minor units (Stripe). Raises SK422. Inlined (BEGIN ATOMIC). */
 CREATE OR REPLACE FUNCTION skeldir._minor_integer(doc jsonb, path text) RETURNS bigint
 LANGUAGE sql STABLE BEGIN ATOMIC
-    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = 'number' THEN  -- only then is the cast safe
-                    CASE WHEN (doc #> pg_catalog.string_to_array(path, '.'))::numeric >= 0 AND (doc #> pg_catalog.string_to_array(path, '.'))::numeric <= 9223372036854775807
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(doc #> pg_catalog.string_to_array(path, '.')) = 'number'
+                THEN CASE WHEN (doc #> pg_catalog.string_to_array(path, '.'))::numeric >= 0  -- a number: the cast is safe
+                          AND (doc #> pg_catalog.string_to_array(path, '.'))::numeric <= 9223372036854775807
                           AND pg_catalog.min_scale((doc #> pg_catalog.string_to_array(path, '.'))::numeric) = 0
                          THEN (doc #> pg_catalog.string_to_array(path, '.'))::numeric::bigint
                          ELSE skeldir._minor_integer_checked(doc, path) END

@@ -44,7 +44,8 @@ BEGIN
                   ELSE skeldir._text(doc, 'resource.amount.currency_code') END;
     -- One lookup gives the code and its exponent; an unknown code is refused by skeldir._currency,
     -- with the same reason and detail as before.
-    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
+    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c
+     WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
     _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code)) ELSE skeldir._currency(_code) END;
     _amount := CASE WHEN _sale THEN skeldir._decimal(doc, 'resource.amount.total')
                     ELSE skeldir._decimal(doc, 'resource.amount.value') END;

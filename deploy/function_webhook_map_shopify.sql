@@ -29,7 +29,8 @@ BEGIN
     _e.kind := 'refund';
     _e.fact_key := 'refund:' || skeldir._ident(refund, 'id');
     _e.order_ref := order_id;
-    _e.occurred_at := CASE WHEN refund ->> 'processed_at' IS NOT NULL THEN skeldir._timestamp(refund, 'processed_at')
+    _e.occurred_at := CASE WHEN refund ->> 'processed_at' IS NOT NULL
+                           THEN skeldir._timestamp(refund, 'processed_at')
                            ELSE skeldir._timestamp(refund, 'created_at') END;
     FOR _tx IN SELECT t.value FROM pg_catalog.jsonb_array_elements(skeldir._field(refund, 'transactions', 'array')) AS t LOOP
         CONTINUE WHEN pg_catalog.jsonb_typeof(_tx) <> 'object'
@@ -39,7 +40,8 @@ BEGIN
             _code := skeldir._text(_tx, 'currency');
             SELECT c.exponent INTO _exp FROM skeldir.currencies AS c
              WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
-            _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code)) ELSE skeldir._currency(_code) END;
+            _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code))
+                                ELSE skeldir._currency(_code) END;
         END IF;
         _e.payment_ref := coalesce(_e.payment_ref, skeldir._optional_ident(_tx, 'parent_id'),
                                    skeldir._optional_ident(_tx, 'id'));
@@ -120,7 +122,8 @@ BEGIN
     _code := skeldir._text(doc, 'currency');
     -- One lookup gives the code and its exponent; an unknown code is refused by skeldir._currency,
     -- with the same reason and detail as before.
-    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
+    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c
+     WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
     _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code)) ELSE skeldir._currency(_code) END;
     _amount := skeldir._decimal(doc, 'total_price');  -- a variable: the inlined conversion reads it often
     _e.amount_minor := skeldir._minor_units_at(_amount, _e.currency, _exp);

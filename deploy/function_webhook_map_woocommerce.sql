@@ -52,7 +52,8 @@ BEGIN
     _code := skeldir._text(doc, 'currency');
     -- One lookup gives the code and its exponent; an unknown code is refused by skeldir._currency,
     -- with the same reason and detail as before.
-    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
+    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c
+     WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
     _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code)) ELSE skeldir._currency(_code) END;
     _e.payment_ref := skeldir._optional_ident(doc, 'transaction_id');
 
