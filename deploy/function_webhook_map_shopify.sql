@@ -1,4 +1,9 @@
 -- Deploy skeldir:function_webhook_map_shopify to pg
+-- Reworked after v1.0.0 (issue 21, lever 4): the same facts, keys and refusals, read more
+-- cheaply: every field helper it calls is inlined (skeldir._field and the rest are BEGIN ATOMIC
+-- expressions since function_webhook_field was reworked), the currency is looked up once per
+-- delivery with its exponent, and a query over an array runs only when the array is there.
+-- The projection (skeldir._project_shopify) is unchanged: see function_webhook_map_shopify@v1.0.0.
 BEGIN;
 
 /**
@@ -6,30 +11,42 @@ BEGIN;
  * -> the refund fact 'refund:<refund id>': minus the sum of its transactions of kind
  * refund that did not fail (0 when the refund moved no money, a restock), pointing at the
  * refunded order and at the transaction it refunds. currency: the order's, for a refund
- * without transactions. Raises SK422 with a dead-letter reason code.
+ * without transactions. Raises SK422 with a dead-letter reason code. The currency is looked up
+ * once, with its exponent; the field helpers are inlined expressions.
  */
-CREATE FUNCTION skeldir._shopify_refund(refund jsonb, order_id text, currency text)
+CREATE OR REPLACE FUNCTION skeldir._shopify_refund(refund jsonb, order_id text, currency text)
 RETURNS skeldir.webhook_event
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e     skeldir.webhook_event;
     _total numeric := 0;
     _tx    jsonb;
+    _code  text;
+    _exp   integer;
+    _amount text;
 BEGIN
     _e.supported := true;
     _e.kind := 'refund';
     _e.fact_key := 'refund:' || skeldir._ident(refund, 'id');
     _e.order_ref := order_id;
-    _e.occurred_at := skeldir._timestamp(refund, CASE WHEN refund ->> 'processed_at' IS NOT NULL
-                                                      THEN 'processed_at' ELSE 'created_at' END);
+    _e.occurred_at := CASE WHEN refund ->> 'processed_at' IS NOT NULL
+                           THEN skeldir._timestamp(refund, 'processed_at')
+                           ELSE skeldir._timestamp(refund, 'created_at') END;
     FOR _tx IN SELECT t.value FROM pg_catalog.jsonb_array_elements(skeldir._field(refund, 'transactions', 'array')) AS t LOOP
         CONTINUE WHEN pg_catalog.jsonb_typeof(_tx) <> 'object'
                    OR coalesce(_tx ->> 'kind', 'refund') <> 'refund'
                    OR coalesce(_tx ->> 'status', 'success') IN ('failure', 'error');
-        _e.currency := coalesce(_e.currency, skeldir._currency(skeldir._text(_tx, 'currency')));
+        IF _e.currency IS NULL THEN  -- the first transaction's currency, looked up once
+            _code := skeldir._text(_tx, 'currency');
+            SELECT c.exponent INTO _exp FROM skeldir.currencies AS c
+             WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
+            _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code))
+                                ELSE skeldir._currency(_code) END;
+        END IF;
         _e.payment_ref := coalesce(_e.payment_ref, skeldir._optional_ident(_tx, 'parent_id'),
                                    skeldir._optional_ident(_tx, 'id'));
-        _total := _total + skeldir._minor_units(skeldir._decimal(_tx, 'amount'), _e.currency);
+        _amount := skeldir._decimal(_tx, 'amount');  -- a variable: the inlined conversion reads it often
+        _total := _total + skeldir._minor_units_at(_amount, _e.currency, _exp);
     END LOOP;
     -- A refund that moved no money (restock only) still records the order's currency.
     _e.currency := coalesce(_e.currency, skeldir._currency(coalesce(
@@ -65,7 +82,7 @@ COMMENT ON FUNCTION skeldir._shopify_refund(jsonb, text, text) IS
  * order's source_name only when nothing else says where the order came from.
  * Raises SK422 with a dead-letter reason code.
  */
-CREATE FUNCTION skeldir._map_shopify(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
+CREATE OR REPLACE FUNCTION skeldir._map_shopify(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     _e       skeldir.webhook_event;
@@ -74,6 +91,9 @@ DECLARE
     _notes   jsonb;
     _landing text;
     _refund  record;
+    _code    text;
+    _exp     integer;
+    _amount  text;
 BEGIN
     _e.topic := skeldir._header(headers, 'shopify-topic');
     IF _e.topic IS NULL THEN
@@ -99,18 +119,26 @@ BEGIN
     _e.kind := 'order';
     _e.order_ref := skeldir._ident(doc, 'id');
     _e.fact_key := 'order:' || _e.order_ref;
-    _e.currency := skeldir._currency(skeldir._text(doc, 'currency'));
-    _e.amount_minor := skeldir._minor_units(skeldir._decimal(doc, 'total_price'), _e.currency);
+    _code := skeldir._text(doc, 'currency');
+    -- One lookup gives the code and its exponent; an unknown code is refused by skeldir._currency,
+    -- with the same reason and detail as before.
+    SELECT c.exponent INTO _exp FROM skeldir.currencies AS c
+     WHERE c.code = pg_catalog.upper(pg_catalog.btrim(_code))::bpchar;
+    _e.currency := CASE WHEN FOUND THEN pg_catalog.upper(pg_catalog.btrim(_code)) ELSE skeldir._currency(_code) END;
+    _amount := skeldir._decimal(doc, 'total_price');  -- a variable: the inlined conversion reads it often
+    _e.amount_minor := skeldir._minor_units_at(_amount, _e.currency, _exp);
     IF _e.amount_minor < 0 THEN
         RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_amount', DETAIL = 'total_price is negative';
     END IF;
     _e.occurred_at := skeldir._timestamp(doc, 'created_at');
 
-    SELECT coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(n.value ->> 'name'), n.value ->> 'value'), '{}')
-      INTO _notes
-      FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(doc -> 'note_attributes') = 'array'
-                                                THEN doc -> 'note_attributes' ELSE '[]' END) AS n
-     WHERE pg_catalog.jsonb_typeof(n.value) = 'object' AND n.value ->> 'name' IS NOT NULL;
+    _notes := '{}';
+    IF pg_catalog.jsonb_typeof(doc -> 'note_attributes') = 'array' THEN  -- a query only when there is a list
+        SELECT coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(n.value ->> 'name'), n.value ->> 'value'), '{}')
+          INTO _notes
+          FROM pg_catalog.jsonb_array_elements(doc -> 'note_attributes') AS n
+         WHERE pg_catalog.jsonb_typeof(n.value) = 'object' AND n.value ->> 'name' IS NOT NULL;
+    END IF;
     _landing := nullif(doc ->> 'landing_site', '');
     _e.landing_page := _landing;
     _e.referrer := coalesce(nullif(doc ->> 'referring_site', ''), _notes ->> 'referrer');
@@ -130,136 +158,37 @@ BEGIN
         _e.kind := 'payment';
         _e.fact_key := 'payment:' || _e.order_ref;
         _e.payment_ref := _e.order_ref;
-        _e.occurred_at := skeldir._timestamp(doc, CASE
-            WHEN doc ->> 'processed_at' IS NOT NULL THEN 'processed_at'
-            WHEN doc ->> 'updated_at' IS NOT NULL THEN 'updated_at'
-            ELSE 'created_at' END);
+        _e.occurred_at := CASE  -- a constant path each: inlined, folded
+            WHEN doc ->> 'processed_at' IS NOT NULL THEN skeldir._timestamp(doc, 'processed_at')
+            WHEN doc ->> 'updated_at' IS NOT NULL THEN skeldir._timestamp(doc, 'updated_at')
+            ELSE skeldir._timestamp(doc, 'created_at') END;
         _facts := _facts || _e;
     END IF;
 
-    FOR _refund IN
-        SELECT r.value, r.ord
-          FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(doc -> 'refunds') = 'array'
-                                                    THEN doc -> 'refunds' ELSE '[]' END) WITH ORDINALITY AS r (value, ord)
-    LOOP
-        IF pg_catalog.jsonb_typeof(_refund.value) <> 'object' THEN
-            RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:refunds.' || (_refund.ord - 1);
-        END IF;
-        _r := skeldir._shopify_refund(_refund.value, _e.order_ref, _e.currency);
-        _r.topic := _e.topic;
-        _r.vendor_event_id := _e.vendor_event_id;
-        _r.utm_source := _e.utm_source;
-        _r.utm_medium := _e.utm_medium;
-        _r.utm_campaign := _e.utm_campaign;
-        _r.referrer := _e.referrer;
-        _r.landing_page := _e.landing_page;
-        _r.customer_email := _e.customer_email;
-        _facts := _facts || _r;
-    END LOOP;
+    IF pg_catalog.jsonb_typeof(doc -> 'refunds') = 'array' THEN  -- a query only when there is a list
+        FOR _refund IN
+            SELECT r.value, r.ord
+              FROM pg_catalog.jsonb_array_elements(doc -> 'refunds') WITH ORDINALITY AS r (value, ord)
+        LOOP
+            IF pg_catalog.jsonb_typeof(_refund.value) <> 'object' THEN
+                RAISE EXCEPTION USING ERRCODE = 'SK422', MESSAGE = 'bad_type:refunds.' || (_refund.ord - 1);
+            END IF;
+            _r := skeldir._shopify_refund(_refund.value, _e.order_ref, _e.currency);
+            _r.topic := _e.topic;
+            _r.vendor_event_id := _e.vendor_event_id;
+            _r.utm_source := _e.utm_source;
+            _r.utm_medium := _e.utm_medium;
+            _r.utm_campaign := _e.utm_campaign;
+            _r.referrer := _e.referrer;
+            _r.landing_page := _e.landing_page;
+            _r.customer_email := _e.customer_email;
+            _facts := _facts || _r;
+        END LOOP;
+    END IF;
     RETURN _facts;
 END;
 $$;
 COMMENT ON FUNCTION skeldir._map_shopify(jsonb, jsonb) IS
     'Maps a Shopify delivery to its order, payment and refund facts. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
-
-/** A Shopify refund as stored: what skeldir._shopify_refund reads (see skeldir._project_shopify). */
-CREATE FUNCTION skeldir._project_shopify_refund(refund jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
-DECLARE
-    _transactions jsonb := refund -> 'transactions';
-BEGIN
-    IF pg_catalog.jsonb_typeof(refund) <> 'object' THEN
-        RETURN 'null';  -- kept as a null element: the mapping refuses it the same way on replay
-    END IF;
-    IF pg_catalog.jsonb_typeof(_transactions) = 'array' THEN
-        _transactions := (
-            SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                       'id', skeldir._keep_scalar(t.value -> 'id'),
-                       'parent_id', skeldir._keep_scalar(t.value -> 'parent_id'),
-                       'kind', skeldir._keep_scalar(t.value -> 'kind'),
-                       'status', skeldir._keep_scalar(t.value -> 'status'),
-                       'currency', skeldir._keep_scalar(t.value -> 'currency'),
-                       'amount', skeldir._keep_scalar(t.value -> 'amount')) ORDER BY t.ord), '[]')
-              FROM pg_catalog.jsonb_array_elements(_transactions) WITH ORDINALITY AS t (value, ord)
-             WHERE pg_catalog.jsonb_typeof(t.value) = 'object');
-    ELSE
-        _transactions := skeldir._keep_shape(_transactions);
-    END IF;
-    RETURN pg_catalog.jsonb_build_object(
-        'id', skeldir._keep_scalar(refund -> 'id'),
-        'order_id', skeldir._keep_scalar(refund -> 'order_id'),
-        'currency', skeldir._keep_scalar(refund -> 'currency'),
-        'processed_at', skeldir._keep_scalar(refund -> 'processed_at'),
-        'created_at', skeldir._keep_scalar(refund -> 'created_at'),
-        'order_adjustments', CASE WHEN refund #> '{order_adjustments,0,currency}' IS NOT NULL THEN
-            pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'currency', skeldir._keep_scalar(refund #> '{order_adjustments,0,currency}'))) END,
-        'transactions', _transactions);
-END;
-$$;
-COMMENT ON FUNCTION skeldir._project_shopify_refund(jsonb) IS 'What is stored of a Shopify refund.';
-
-/**
- * What is stored of a Shopify order or refund document (SPEC §5, privacy by construction):
- * exactly the fields skeldir._map_shopify reads, in the same shape, plus the line items' ids,
- * quantities and prices, so a dead letter's projection replays like the delivery itself.
- * The customer, addresses, emails, phones, client details, notes and every note attribute
- * other than the attribution ones are not kept. Never raises. Arrays are projected by
- * queries only when present; the rest is one simple expression, planned once.
- */
-CREATE FUNCTION skeldir._project_shopify(doc jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
-DECLARE
-    _notes   jsonb := doc -> 'note_attributes';
-    _refunds jsonb := doc -> 'refunds';
-    _items   jsonb := doc -> 'line_items';
-BEGIN
-    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
-        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
-    END IF;
-    IF pg_catalog.jsonb_typeof(_notes) = 'array' THEN
-        _notes := (
-            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                       'name', n.value -> 'name', 'value', skeldir._keep_text(n.value -> 'value')) ORDER BY n.ord)
-              FROM pg_catalog.jsonb_array_elements(_notes) WITH ORDINALITY AS n (value, ord)
-             WHERE pg_catalog.jsonb_typeof(n.value) = 'object'
-               AND pg_catalog.lower(n.value ->> 'name') IN ('utm_source', 'utm_medium', 'utm_campaign', 'referrer'));
-    ELSE
-        _notes := NULL;
-    END IF;
-    IF pg_catalog.jsonb_typeof(_refunds) = 'array' THEN
-        _refunds := (
-            SELECT coalesce(pg_catalog.jsonb_agg(skeldir._project_shopify_refund(r.value) ORDER BY r.ord), '[]')
-              FROM pg_catalog.jsonb_array_elements(_refunds) WITH ORDINALITY AS r (value, ord));
-    ELSE
-        _refunds := NULL;
-    END IF;
-    IF pg_catalog.jsonb_typeof(_items) = 'array' THEN
-        _items := (
-            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                       'id', skeldir._keep_scalar(l.value -> 'id'),
-                       'product_id', skeldir._keep_scalar(l.value -> 'product_id'),
-                       'variant_id', skeldir._keep_scalar(l.value -> 'variant_id'),
-                       'quantity', skeldir._keep_scalar(l.value -> 'quantity'),
-                       'price', skeldir._keep_scalar(l.value -> 'price')) ORDER BY l.ord)
-              FROM pg_catalog.jsonb_array_elements(_items) WITH ORDINALITY AS l (value, ord)
-             WHERE pg_catalog.jsonb_typeof(l.value) = 'object');
-    ELSE
-        _items := NULL;
-    END IF;
-    RETURN pg_catalog.jsonb_strip_nulls(skeldir._project_shopify_refund(doc) || pg_catalog.jsonb_build_object(
-        'total_price', skeldir._keep_scalar(doc -> 'total_price'),
-        'financial_status', skeldir._keep_scalar(doc -> 'financial_status'),
-        'updated_at', skeldir._keep_scalar(doc -> 'updated_at'),
-        'source_name', skeldir._keep_scalar(doc -> 'source_name'),
-        'landing_site', skeldir._keep_text(doc -> 'landing_site'),
-        'referring_site', skeldir._keep_text(doc -> 'referring_site'),
-        'note_attributes', _notes,
-        'refunds', _refunds,
-        'line_items', _items));
-END;
-$$;
-COMMENT ON FUNCTION skeldir._project_shopify(jsonb) IS
-    'What is stored of a Shopify document: the fields its mapping reads and the line items'' ids, nothing else.';
 
 COMMIT;

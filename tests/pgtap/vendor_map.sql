@@ -1,6 +1,6 @@
 -- Vendor mappings: money per ISO 4217 exponent, timestamps in UTC, exact ids, reason codes, projections.
 BEGIN;
-SELECT plan(34);
+SELECT plan(46);
 
 SELECT has_function('skeldir', '_map_' || v, ARRAY['jsonb', 'jsonb'], v || ' mapping exists')
   FROM unnest('{stripe,shopify,woocommerce,paypal,standard}'::text[]) AS v;
@@ -29,6 +29,35 @@ SELECT throws_ok($$SELECT skeldir._timestamp('{"t": "2024-02-30T00:00:00"}', 't'
                  'an impossible date is bad_type');
 SELECT throws_ok($$SELECT skeldir._timestamp('{}', 't')$$, 'SK422', 'missing_field:t', 'a missing date');
 RESET TIME ZONE;
+
+-- The field helpers are inlined (issue 21, lever 4): single SQL-standard expressions, no SET,
+-- not volatile; what they do not vouch for goes to the v1.0.0 code (PL/pgSQL, pinned).
+SELECT is((SELECT count(*)::int FROM pg_proc
+            WHERE oid IN ('skeldir._field(jsonb,text,text)'::regprocedure, 'skeldir._text(jsonb,text)'::regprocedure,
+                          'skeldir._ident(jsonb,text)'::regprocedure, 'skeldir._optional_ident(jsonb,text)'::regprocedure,
+                          'skeldir._minor_integer(jsonb,text)'::regprocedure, 'skeldir._decimal(jsonb,text)'::regprocedure,
+                          'skeldir._minor_units_at(text,text,integer)'::regprocedure,
+                          'skeldir._query_param(text,text)'::regprocedure, 'skeldir._timestamp(jsonb,text)'::regprocedure)
+              AND prosqlbody IS NOT NULL AND proconfig IS NULL AND NOT prosecdef AND provolatile <> 'v'),
+          9, 'the per-field helpers are inlinable BEGIN ATOMIC expressions');
+SELECT is(skeldir._optional_ident('{"a": null}', 'a'), NULL, 'JSON null is an absent optional id');
+SELECT throws_ok($$SELECT skeldir._text('{"a": {"b": 1}}', 'a.b')$$, 'SK422', 'bad_type:a.b', 'a number is not a string');
+SELECT throws_ok($$SELECT skeldir._text('{"a": "  "}', 'a')$$, 'SK422', 'missing_field:a', 'a blank string is missing');
+SELECT is(skeldir._ident('{"a": {"b": 18446744073709551617}}', 'a.b'), '18446744073709551617', 'an exact number id, nested');
+SELECT throws_ok($$SELECT skeldir._optional_ident('{"a": [1]}', 'a')$$, 'SK422', 'bad_type:a', 'an array is not an id');
+SELECT throws_ok($$SELECT skeldir._minor_integer('{"a": 1.5}', 'a')$$, 'SK422', 'bad_amount', 'minor units are whole');
+SELECT is(skeldir._minor_units_at(' 12.300 ', 'USD', 2), 1230::bigint, 'a known exponent: exact, trailing zeros allowed');
+SELECT throws_ok($$SELECT skeldir._minor_units_at('10.5', 'JPY', 0)$$, 'SK422', 'bad_amount', 'finer than the exponent');
+SELECT is(ARRAY[skeldir._query_param('/?x=1&utm_source=a', 'utm_source'), skeldir._query_param('xutm_source=1&utm_source=2', 'utm_source'),
+                skeldir._query_param('/?utm_source=a+b%21', 'utm_source'), skeldir._query_param('/?utm_source=&b', 'utm_source'),
+                skeldir._query_param('/#utm_source=z', 'utm_source'), skeldir._query_param(NULL, 'utm_source')],
+          ARRAY['a', '2', 'a b!', NULL, NULL, NULL], 'query parameters: plain, after a look-alike, decoded, empty, in a fragment, none');
+SELECT is(ARRAY[skeldir._timestamp('{"t": "2024-02-29T23:00:00-02:00"}', 't'), skeldir._timestamp('{"t": "2024-12-31"}', 't'),
+                skeldir._timestamp('{"t": "2024-06-30 10:00:00.5+0530"}', 't')],
+          ARRAY['2024-03-01 01:00:00+00', '2024-12-31 00:00:00+00', '2024-06-30 04:30:00.5+00']::timestamptz[],
+          'timestamps on and off the fast path');
+SELECT throws_ok($$SELECT skeldir._timestamp('{"t": "2023-02-29T00:00:00Z"}', 't')$$, 'SK422', 'bad_type:t',
+                 'the 29th of February of a common year is bad_type');
 
 -- Shopify.
 SELECT is((skeldir._map_shopify('{"shopify-topic": "orders/create", "shopify-webhook-id": "w1"}',

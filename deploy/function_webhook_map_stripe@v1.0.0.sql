@@ -1,0 +1,157 @@
+-- Deploy skeldir:function_webhook_map_stripe to pg
+BEGIN;
+
+/**
+ * Stripe event -> revenue facts (SPEC §5). Stripe amounts are integers in minor units.
+ *   payment_intent.succeeded -> payment 'payment:<pi>' (amount_received | amount)
+ *   charge.succeeded         -> payment 'payment:<pi>' (or 'payment:<ch>' without a
+ *                               PaymentIntent): the same fact as the PaymentIntent's, so a
+ *                               merchant subscribed to both records one payment
+ *   charge.refunded          -> its refunds, as levels of the cumulative amount_refunded
+ *                               (the payment itself is the succeeded events' fact; Stripe
+ *                               retries a failed delivery for three days): one level per
+ *                               refund listed in refunds.data ('refund:<re_>', oldest first),
+ *                               else one level 'refund:<ch>:<amount_refunded>'. The ingest
+ *                               path records a level only as far as it exceeds what is
+ *                               already recorded for the payment, so 10.00 then 25.00, or
+ *                               30.00 then 10.00, or any redelivery, leave the maximum seen.
+ * Anything else is ignored (refund.* events would describe the same refunds again).
+ * Order reference: metadata.order_id; attribution from metadata utm_source / utm_medium /
+ * utm_campaign / referrer / landing_page. Raises SK422 with a dead-letter reason code
+ * when a required field is missing or mistyped.
+ */
+CREATE FUNCTION skeldir._map_stripe(headers jsonb, doc jsonb) RETURNS skeldir.webhook_event[]
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    _e       skeldir.webhook_event;
+    _facts   skeldir.webhook_event[];
+    _obj     jsonb;
+    _meta    jsonb;
+    _charge  text;
+    _total   bigint;
+    _level   bigint := 0;
+    _refund  record;
+BEGIN
+    _e.topic := skeldir._text(doc, 'type');
+    _e.supported := _e.topic IN ('payment_intent.succeeded', 'charge.succeeded', 'charge.refunded');
+    IF NOT _e.supported THEN
+        RETURN ARRAY[_e];
+    END IF;
+
+    _e.vendor_event_id := skeldir._text(doc, 'id');
+    _e.occurred_at := pg_catalog.to_timestamp(skeldir._minor_integer(doc, 'created'));
+    _obj := skeldir._field(doc, 'data.object', 'object');
+    _e.currency := skeldir._currency(skeldir._text(doc, 'data.object.currency'));
+    _meta := CASE WHEN pg_catalog.jsonb_typeof(_obj -> 'metadata') = 'object' THEN _obj -> 'metadata' ELSE '{}' END;
+    _e.order_ref := _meta ->> 'order_id';
+    _e.utm_source := _meta ->> 'utm_source';
+    _e.utm_medium := _meta ->> 'utm_medium';
+    _e.utm_campaign := _meta ->> 'utm_campaign';
+    _e.referrer := _meta ->> 'referrer';
+    _e.landing_page := _meta ->> 'landing_page';
+    _e.customer_email := coalesce(_obj ->> 'receipt_email', _obj #>> '{billing_details,email}',
+                                  _obj ->> 'customer_email');
+    _e.kind := 'payment';
+
+    IF _e.topic = 'payment_intent.succeeded' THEN
+        _e.payment_ref := skeldir._text(doc, 'data.object.id');
+        _e.amount_minor := skeldir._minor_integer(doc,
+            CASE WHEN _obj ? 'amount_received' THEN 'data.object.amount_received' ELSE 'data.object.amount' END);
+        _e.fact_key := 'payment:' || _e.payment_ref;
+        RETURN ARRAY[_e];
+    END IF;
+
+    -- A charge: its payment is the PaymentIntent's when it has one.
+    _charge := skeldir._text(doc, 'data.object.id');
+    _e.payment_ref := coalesce(skeldir._optional_ident(_obj, 'payment_intent'), _charge);
+    _e.amount_minor := skeldir._minor_integer(doc, 'data.object.amount');
+    _e.fact_key := 'payment:' || _e.payment_ref;
+    IF _e.topic = 'charge.succeeded' THEN
+        RETURN ARRAY[_e];
+    END IF;
+
+    _e.kind := 'refund';
+    _e.amount_minor := NULL;  -- decided when stored: the part of the level not yet recorded
+    _total := skeldir._minor_integer(doc, 'data.object.amount_refunded');
+    FOR _refund IN
+        SELECT skeldir._text(r.value, 'id') AS id, skeldir._minor_integer(r.value, 'amount') AS amount
+          FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(_obj #> '{refunds,data}') = 'array'
+                                                    THEN _obj #> '{refunds,data}' ELSE '[]' END) AS r
+         WHERE coalesce(r.value ->> 'status', 'succeeded') NOT IN ('failed', 'canceled')
+         ORDER BY r.value -> 'created', r.value ->> 'id'
+    LOOP
+        EXIT WHEN _level + _refund.amount > _total;
+        _level := _level + _refund.amount;
+        _e.fact_key := 'refund:' || _refund.id;
+        _e.cumulative_minor := _level;
+        _facts := _facts || _e;
+    END LOOP;
+    IF _total > _level THEN  -- no list (API versions since 2022-11-15), or a partial one
+        _e.fact_key := 'refund:' || _charge || ':' || _total;
+        _e.cumulative_minor := _total;
+        _facts := _facts || _e;
+    END IF;
+    IF _facts IS NULL THEN
+        _e.supported := false;  -- nothing refunded
+        _e.topic := _e.topic || ':nothing';
+        RETURN ARRAY[_e];
+    END IF;
+    RETURN _facts;
+END;
+$$;
+COMMENT ON FUNCTION skeldir._map_stripe(jsonb, jsonb) IS
+    'Maps a Stripe event to its payment and refund facts. Raises SK422 missing_field:<path> | bad_type:<path> | bad_amount | bad_currency.';
+
+/**
+ * What is stored of a Stripe event (SPEC §5, privacy by construction): exactly the fields
+ * skeldir._map_stripe reads, in the same shape, so a dead letter's projection replays
+ * like the delivery itself. Customer details, addresses, descriptions and every metadata
+ * key other than order_id and the attribution fields are not kept. Never raises.
+ */
+CREATE FUNCTION skeldir._project_stripe(doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    _obj     jsonb := doc #> '{data,object}';
+    _meta    jsonb := _obj -> 'metadata';
+    _refunds jsonb := _obj #> '{refunds,data}';
+BEGIN
+    IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
+        RETURN NULL;  -- not_an_object: nothing is kept but the body's hash and length
+    END IF;
+    IF pg_catalog.jsonb_typeof(_refunds) = 'array' THEN
+        -- Only here a query: the expression below stays a simple one, planned once.
+        _refunds := (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                'id', skeldir._keep_scalar(r.value -> 'id'),
+                                'amount', skeldir._keep_scalar(r.value -> 'amount'),
+                                'status', skeldir._keep_scalar(r.value -> 'status'),
+                                'created', skeldir._keep_scalar(r.value -> 'created')) ORDER BY r.ord), '[]')
+                       FROM pg_catalog.jsonb_array_elements(_refunds) WITH ORDINALITY AS r (value, ord));
+    ELSE
+        _refunds := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'id', skeldir._keep_scalar(doc -> 'id'),
+        'type', skeldir._keep_scalar(doc -> 'type'),
+        'created', skeldir._keep_scalar(doc -> 'created'),
+        'data', pg_catalog.jsonb_build_object('object', CASE WHEN pg_catalog.jsonb_typeof(_obj) = 'object'
+            THEN pg_catalog.jsonb_build_object(
+                'id', skeldir._keep_scalar(_obj -> 'id'),
+                'object', skeldir._keep_scalar(_obj -> 'object'),
+                'amount', skeldir._keep_scalar(_obj -> 'amount'),
+                'amount_received', skeldir._keep_scalar(_obj -> 'amount_received'),
+                'amount_refunded', skeldir._keep_scalar(_obj -> 'amount_refunded'),
+                'currency', skeldir._keep_scalar(_obj -> 'currency'),
+                'payment_intent', skeldir._keep_scalar(_obj -> 'payment_intent'),
+                'status', skeldir._keep_scalar(_obj -> 'status'),
+                'created', skeldir._keep_scalar(_obj -> 'created'),
+                'metadata', CASE WHEN pg_catalog.jsonb_typeof(_meta) = 'object'
+                    THEN skeldir._keep_attribution(_meta)
+                         || pg_catalog.jsonb_build_object('order_id', skeldir._keep_scalar(_meta -> 'order_id')) END,
+                'refunds', CASE WHEN _refunds IS NOT NULL THEN pg_catalog.jsonb_build_object('data', _refunds) END)
+            ELSE skeldir._keep_shape(_obj) END)));
+END;
+$$;
+COMMENT ON FUNCTION skeldir._project_stripe(jsonb) IS
+    'What is stored of a Stripe event: the fields its mapping reads, nothing else.';
+
+COMMIT;
