@@ -77,9 +77,11 @@ DECLARE
     _claimed   integer[];
     _row_id    bigint[];   -- per row: the new event id, or the recorded one (is_new tells)
     _row_new   boolean[];
+    _mine      integer[];  -- the tenant's rows, in batch order
     _miss_rows integer[];  -- rows whose fact was recorded before this batch
     _known_ids bigint[];
     _k         integer;
+    _r         integer;
     _ord       integer;
     _ids       bigint[];
     _known     bigint;
@@ -92,8 +94,10 @@ BEGIN
     IF _rows IS NULL OR _rows = 0 THEN
         RETURN;
     END IF;
-    FOR _tenant IN SELECT DISTINCT _ingest_store_batch.tenants[o.ord]
-                     FROM pg_catalog.unnest(_ingest_store_batch.ords) AS o (ord) ORDER BY 1 LOOP
+    FOR _tenant, _mine IN
+        SELECT _ingest_store_batch.tenants[_ingest_store_batch.ords[i]], pg_catalog.array_agg(i ORDER BY i)
+          FROM pg_catalog.generate_subscripts(_ingest_store_batch.ords, 1) AS i
+         GROUP BY 1 ORDER BY 1 LOOP
         BEGIN
             _setting := pg_catalog.set_config('app.current_tenant_id', _tenant::text, true);
             WITH stored AS (
@@ -131,8 +135,7 @@ BEGIN
             _row_id := '{}';
             _row_new := '{}';
             _miss_rows := '{}';
-            FOR _r IN 1 .. _rows LOOP
-                CONTINUE WHEN tenants[ords[_r]] IS DISTINCT FROM _tenant;
+            FOREACH _r IN ARRAY _mine LOOP
                 _k := pg_catalog.array_position(_new_keys, vendors[ords[_r]] || ':' || (facts[_r]).fact_key);
                 IF _k IS NULL THEN
                     _miss_rows := _miss_rows || _r;
@@ -166,8 +169,9 @@ BEGIN
 
             -- The answers, as skeldir._ingest_store builds them.
             _ord := NULL;
-            FOR _r IN 1 .. _rows + 1 LOOP
-                IF _r > _rows OR ords[_r] IS DISTINCT FROM _ord THEN
+            _mine := _mine || NULL::integer;  -- a last row that ends the last delivery
+            FOREACH _r IN ARRAY _mine LOOP
+                IF _r IS NULL OR ords[_r] IS DISTINCT FROM _ord THEN
                     IF _ord IS NOT NULL THEN
                         http_status[_ord] := 200;
                         IF pg_catalog.cardinality(_ids) > 0 THEN
@@ -179,12 +183,11 @@ BEGIN
                             response[_ord] := pg_catalog.jsonb_build_object('status', 'duplicate', 'event_id', _known)::text;
                         END IF;
                     END IF;
-                    EXIT WHEN _r > _rows;
-                    _ord := CASE WHEN tenants[ords[_r]] = _tenant THEN ords[_r] END;
+                    EXIT WHEN _r IS NULL;
+                    _ord := ords[_r];
                     _ids := '{}';
                     _known := NULL;
                 END IF;
-                CONTINUE WHEN _ord IS NULL;
                 IF _row_new[_r] THEN
                     _ids := _ids || _row_id[_r];
                 ELSE
@@ -193,8 +196,8 @@ BEGIN
             END LOOP;
         EXCEPTION WHEN OTHERS THEN
             -- The tenant's deliveries one at a time, each alone with its error.
-            FOR _ord IN SELECT DISTINCT o.ord FROM pg_catalog.unnest(_ingest_store_batch.ords) AS o (ord)
-                         WHERE _ingest_store_batch.tenants[o.ord] = _tenant ORDER BY 1 LOOP
+            FOR _ord IN SELECT DISTINCT _ingest_store_batch.ords[m.r] FROM pg_catalog.unnest(_mine) AS m (r)
+                         WHERE m.r IS NOT NULL ORDER BY 1 LOOP
                 _facts := ARRAY(SELECT _ingest_store_batch.facts[i]
                                   FROM pg_catalog.generate_subscripts(_ingest_store_batch.ords, 1) AS i
                                  WHERE _ingest_store_batch.ords[i] = _ord ORDER BY i);
@@ -271,6 +274,7 @@ DECLARE
     _cumulative    boolean;
     _alone         boolean;  -- a cumulative refund: stored by itself, after what precedes it
     _customer      text;
+    _pending       integer;  -- facts waiting before this delivery's
     _state         text;
     _message       text;
     _setting       text;  -- set_config by assignment: a simple expression, where PERFORM runs the executor
@@ -325,35 +329,38 @@ BEGIN
                 _outcome[_i] := _prepared.outcome;
                 _response[_i] := _prepared.response;
             ELSE
-                _supported := false;
-                _cumulative := false;
-                _customer := NULL;
-                FOREACH _e IN ARRAY _prepared.facts LOOP
-                    CONTINUE WHEN NOT _e.supported;
-                    IF NOT _supported THEN
-                        _customer := skeldir._customer_ref(_e.customer_email);
-                    END IF;
-                    _supported := true;
-                    _cumulative := _cumulative OR _e.cumulative_minor IS NOT NULL;
-                END LOOP;
                 _tenants[_i] := _prepared.tenant_id;
                 _payloads[_i] := _prepared.payload;
-                IF NOT _supported THEN  -- ignored, and counted: nothing to store
+                -- Its facts wait to be stored with the batch's. Only the customer hash, before
+                -- the first of them, can raise: a delivery waits whole or not at all.
+                _pending := pg_catalog.cardinality(_ords);
+                _supported := false;
+                _cumulative := false;
+                FOREACH _e IN ARRAY _prepared.facts LOOP
+                    CONTINUE WHEN NOT _e.supported;
+                    IF _e.cumulative_minor IS NOT NULL THEN
+                        _cumulative := true;
+                        EXIT;
+                    END IF;
+                    IF NOT _supported THEN
+                        _customer := skeldir._customer_ref(_e.customer_email);
+                        _supported := true;
+                    END IF;
+                    _ords := _ords || _i;
+                    _facts := _facts || _e;
+                    _customers := _customers || _customer;
+                END LOOP;
+                IF _cumulative THEN
+                    _ords := _ords[1:_pending];
+                    _facts := _facts[1:_pending];
+                    _customers := _customers[1:_pending];
+                    _alone := true;
+                ELSIF NOT _supported THEN  -- ignored, and counted: nothing to store
                     _answer := skeldir._ingest_store(_prepared.tenant_id, vendors[_i], routes[_i],
                                                      _prepared.facts, _prepared.payload);
                     _status[_i] := _answer.http_status;
                     _outcome[_i] := _answer.outcome;
                     _response[_i] := _answer.response;
-                ELSIF _cumulative THEN
-                    _alone := true;
-                ELSE
-                    -- Last: nothing after this can raise, so a delivery is pending whole or not at all.
-                    FOREACH _e IN ARRAY _prepared.facts LOOP
-                        CONTINUE WHEN NOT _e.supported;
-                        _ords := _ords || _i;
-                        _facts := _facts || _e;
-                        _customers := _customers || _customer;
-                    END LOOP;
                 END IF;
             END IF;
         EXCEPTION WHEN OTHERS THEN
@@ -407,14 +414,11 @@ BEGIN
     END IF;
     _setting := pg_catalog.set_config('app.current_tenant_id', coalesce(_caller_tenant, ''), true);
     _setting := pg_catalog.set_config('lock_timeout', _lock_timeout, true);
-    FOR _i IN 1 .. _n LOOP
-        ord := _i;
-        http_status := _status[_i];
-        outcome := _outcome[_i];
-        response := _response[_i];
-        error_sqlstate := _sqlstate[_i];
-        RETURN NEXT;
-    END LOOP;
+    RETURN QUERY
+        SELECT a.i::integer, a.http_status, a.outcome, a.response, a.error_sqlstate
+          FROM ROWS FROM (pg_catalog.unnest(_status), pg_catalog.unnest(_outcome), pg_catalog.unnest(_response),
+                          pg_catalog.unnest(_sqlstate)) WITH ORDINALITY AS a (http_status, outcome, response, error_sqlstate, i)
+         ORDER BY a.i;
 END;
 $$;
 COMMENT ON FUNCTION api.webhook_receive_batch(text[], text[], jsonb[], bytea[], text[], interval) IS
