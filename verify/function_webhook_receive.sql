@@ -6,7 +6,10 @@ SELECT 'skeldir._routing_headers(jsonb)'::regprocedure,
        'skeldir._ingest_document(uuid, text, text, jsonb, jsonb, bytea, integer, bigint)'::regprocedure,
        'skeldir._signature_valid(text, jsonb, bytea, text[], text, interval)'::regprocedure,
        'skeldir._tenant_resolve(text, jsonb, text)'::regprocedure,
-       'skeldir._webhook_refused(text, text, jsonb, bytea, text, text, text)'::regprocedure;
+       'skeldir._webhook_refused(text, text, jsonb, bytea, text, text, text)'::regprocedure,
+       'skeldir._ingest_map(uuid, text, text, jsonb, jsonb, bytea, integer, bigint)'::regprocedure,
+       'skeldir._ingest_store(uuid, text, text, skeldir.webhook_event[], jsonb, bigint)'::regprocedure,
+       'skeldir._webhook_prepare(text, text, jsonb, bytea, text)'::regprocedure;
 DO $$
 DECLARE
     _fn text;

@@ -9,3 +9,5 @@ BEGIN
     END IF;
 END;
 $$;
+SELECT 'skeldir._ingest_store_batch(integer[], skeldir.webhook_event[], text[], uuid[], jsonb[], text[], text[], jsonb[], bytea[], text[], integer[], text[], text[], text[])'::regprocedure,
+       'skeldir._webhook_failed(text, text, jsonb, bytea, text, text, text)'::regprocedure;
